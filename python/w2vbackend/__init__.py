@@ -1,12 +1,36 @@
-"""w2vbackend: exact, chunked wav2vec2-family embeddings with a sample-accurate time axis."""
+"""w2vbackend: exact, chunked wav2vec2-family embeddings with a sample-accurate time axis.
+
+The public API is re-exported here lazily, so that ``import w2vbackend`` (and a CLI run whose
+outputs are all up to date) never imports torch.
+"""
 
 from importlib import resources
 
+from .device import sanitize_thread_env
 
-def _read_version() -> str:
-    return resources.files(__name__).joinpath("VERSION").read_text().strip()
+# MATLAB can leave MKL_NUM_THREADS / OMP_NUM_THREADS set to values that crash torch's import;
+# clean them before any submodule imports torch.
+sanitize_thread_env()
+
+__version__ = resources.files(__name__).joinpath("VERSION").read_text().strip()
+
+_LAZY = {
+    "extract": "extract",
+    "Result": "extract",
+    "resolve_layers": "extract",
+    "load_model": "model",
+    "LoadedModel": "model",
+    "FrameGeometry": "model",
+    "load_audio": "audio",
+    "Audio": "audio",
+}
+
+__all__ = ["__version__", *_LAZY]
 
 
-__version__ = _read_version()
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
 
-__all__ = ["__version__"]
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
