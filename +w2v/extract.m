@@ -1,0 +1,76 @@
+function result = extract(audioFiles, varargin)
+    %EXTRACT wav2vec2-family embeddings of recordings, with an exact time axis.
+    %   result = w2v.extract(audioFile)
+    %   result = w2v.extract(audioFiles)
+    %   result = w2v.extract(___, Name, Value)
+    %
+    %   Runs the Python backend (in the environment made by w2v.setup) once for
+    %   all files: the model is loaded once, each recording is processed in
+    %   chunks with context, and <BaseName>.npy/.mat/.json are written to
+    %   OutputDir. Progress is printed while it runs. Outputs that are already
+    %   up to date are not computed again (see Overwrite).
+    %
+    %   Input
+    %     audioFiles  char row, string array or cell array of char: one or more
+    %                 audio files (WAV, FLAC, OGG, MP3, AIFF, ...); relative paths
+    %                 are taken from the current folder
+    %
+    %   Output
+    %     result      struct (one file) or struct array with the size of
+    %                 audioFiles. Fields as returned by w2v.load (embeddings
+    %                 [frames x hidden] or [frames x hidden x layers] single,
+    %                 time_axis [frames x 1] double s, model_name, sample_rate Hz,
+    %                 frame_stride s, layers, receptive_field s,
+    %                 frame_center_offset s, metadata, files) plus
+    %                 audio_file (char, absolute path), status ('written',
+    %                 'up_to_date' or 'failed') and error ([] or struct with
+    %                 code and message).
+    %
+    %   Name-Value options (defaults in brackets)
+    %     OutputDir       folder for the outputs ['.']
+    %     BaseName        output base name ['wav2vec2_embeddings']; with several
+    %                     files each gets '<file name>_<BaseName>'
+    %     Model           hub id or local checkpoint folder
+    %                     ['facebook/wav2vec2-large-xlsr-53']
+    %     Device          'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' ['auto']
+    %     ChunkSeconds    audio per forward pass, s [20]
+    %     ContextSeconds  context added on each side of a chunk, s
+    %                     [[] = the backend's default]
+    %     Layers          'last' | 'all' | vector of hidden-state indices,
+    %                     negative counts from the end (e.g. [6 12 -1]) ['last']
+    %     DType           'float32' | 'float16' | 'bfloat16' ['float32']
+    %     Overwrite       recompute even when outputs are up to date [false]
+    %     MatVersion      'auto' | '5' | '7.3' (also numeric 5 or 7.3); 'auto'
+    %                     writes v5 up to 128 MiB of embeddings, else v7.3
+    %                     ['auto']
+    %     Revision        hub revision (branch, tag or commit) ['' = default]
+    %     Threads         CPU threads for torch [[] = backend's choice]
+    %     Quiet           no progress output [false]
+    %     OnError         'error': the first failed file raises w2v:<code> with
+    %                     the backend's message; 'continue': failed files come
+    %                     back with status 'failed' and a warning ['error']
+    %     LoadResults     read the outputs back into the struct; false returns
+    %                     only paths and status (saves memory for long lists)
+    %                     [true]
+    %
+    %   Errors (identifiers): w2v:venvMissing (run w2v.setup), w2v:audioNotFound,
+    %   w2v:audioInvalid, w2v:audioTooShort, w2v:modelLoadFailed,
+    %   w2v:deviceUnavailable, w2v:outputFailed, w2v:badArgument,
+    %   w2v:backendFailed, w2v:pythonAlreadyLoaded (MATLAB: restart MATLAB).
+    %
+    %   Example
+    %     fs = 16000; t = (0:3 * fs - 1)' / fs;
+    %     audiowrite('tone.wav', 0.5 * sin(2 * pi * 220 * t), fs);
+    %     r = w2v.extract('tone.wav', 'OutputDir', tempdir, 'BaseName', 'tone');
+    %     imagesc(r.time_axis, 1:size(r.embeddings, 2), r.embeddings');
+    %     xlabel('time (s)'); ylabel('feature');
+    %
+    %   See also w2v.load, w2v.B2_model_wav2vec2, w2v.setup.
+
+    if nargin < 1
+        error('w2v:badArgument', 'w2v.extract needs the audio file(s) as first argument.');
+    end
+    files = w2v.internal.text_list(audioFiles, 'audioFiles');
+    opts = w2v.internal.parse_options('w2v.extract', w2v.internal.default_options(), varargin);
+    result = w2v.internal.run_extraction(files, opts);
+end

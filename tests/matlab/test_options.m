@@ -1,0 +1,157 @@
+function tests = test_options()
+    %TEST_OPTIONS Options, requests, quoting and help text; no Python needed.
+    tests = localfunctions();
+end
+
+function test_is_octave_matches_interpreter()
+    w2vtest.verify_equal(w2v.internal.is_octave(), exist('OCTAVE_VERSION', 'builtin') ~= 0, ...
+                         'is_octave');
+end
+
+function test_version_is_semver_from_version_file()
+    v = w2v.version();
+    w2vtest.verify(~isempty(regexp(v, '^\d+\.\d+\.\d+([.-]?\w+)?$', 'once')), 'version %s', v);
+    file = fullfile(w2v.internal.toolbox_root(), 'python', 'w2vbackend', 'VERSION');
+    w2vtest.verify_equal(v, strtrim(fileread(file)), 'w2v.version()');
+end
+
+function test_toolbox_prj_version_equals_version_file()
+    prj = fileread(fullfile(w2v.internal.toolbox_root(), 'toolbox.prj'));
+    found = regexp(prj, '<param.version>([^<]*)</param.version>', 'tokens', 'once');
+    w2vtest.verify(~isempty(found), 'toolbox.prj has no param.version');
+    w2vtest.verify_equal(found{1}, w2v.version(), 'toolbox.prj version');
+end
+
+function test_toolbox_prj_ships_toolbox_backend_and_readme()
+    prj = fileread(fullfile(w2v.internal.toolbox_root(), 'toolbox.prj'));
+    w2vtest.verify(~isempty(strfind(prj, 'plugin="plugin.toolbox"')), 'not a toolbox project');
+    for item = {'+w2v', 'python', 'setup_venv.py', 'README.md'}
+        entry = sprintf('<file>${PROJECT_ROOT}/%s</file>', item{1});
+        w2vtest.verify(~isempty(strfind(prj, entry)), 'toolbox.prj does not ship %s', item{1});
+    end
+end
+
+function test_bad_option_values_raise_badArgument()
+    bad = {{'ChunkSeconds', -1}, {'ChunkSeconds', 'x'}, {'DType', 'float64'}, ...
+           {'Layers', 'middle'}, {'Layers', 1.5}, {'MatVersion', 6}, {'OnError', 'ignore'}, ...
+           {'Threads', 0}, {'ContextSeconds', -2}, {'Overwrite', 'yes'}, {'Model', ''}, ...
+           {'NoSuchOption', 1}};
+    for k = 1:numel(bad)
+        w2vtest.assert_error(@() w2v.extract('a.wav', bad{k}{:}), 'w2v:badArgument');
+    end
+    w2vtest.assert_error(@() w2v.B2_model_wav2vec2('Layers', 'middle'), 'w2v:badArgument');
+end
+
+function test_audio_files_must_be_names()
+    w2vtest.assert_error(@() w2v.extract(42), 'w2v:badArgument');
+    w2vtest.assert_error(@() w2v.extract({}), 'w2v:badArgument');
+    w2vtest.assert_error(@() w2v.extract(''), 'w2v:badArgument');
+    w2vtest.assert_error(@() w2v.extract({'a.wav', 3}), 'w2v:badArgument');
+    w2vtest.assert_error(@() w2v.extract(), 'w2v:badArgument');
+end
+
+function test_text_list_keeps_shape()
+    w2vtest.verify_equal(w2v.internal.text_list('a.wav', 'x'), {'a.wav'}, 'char');
+    w2vtest.verify_equal(w2v.internal.text_list({'a'; 'b'}, 'x'), {'a'; 'b'}, 'column cell');
+    if ~w2v.internal.is_octave()
+        w2vtest.verify_equal(w2v.internal.text_list(string({'a', 'b'}), 'x'), {'a', 'b'}, 'string');
+    end
+end
+
+function test_request_holds_every_option()
+    defaults = w2v.internal.default_options();
+    args = {'Layers', [6 12 -1], 'MatVersion', 7.3, 'ContextSeconds', 1.5, ...
+            'Revision', 'main', 'Threads', 2, 'DType', 'Float16', 'OutputDir', 'out', ...
+            'Overwrite', 1, 'Quiet', true};
+    opts = w2v.internal.parse_options('t', defaults, args);
+    request = w2v.internal.build_request({'a b.wav'}, opts);
+    w2vtest.verify_equal(request.audio, {fullfile(pwd(), 'a b.wav')}, 'audio');
+    w2vtest.verify_equal(request.output_dir, fullfile(pwd(), 'out'), 'output_dir');
+    w2vtest.verify_equal(request.layers, [6 12 -1], 'layers');
+    w2vtest.verify_equal(request.mat_version, '7.3', 'mat_version');
+    w2vtest.verify_equal(request.context_seconds, 1.5, 'context_seconds');
+    w2vtest.verify_equal(request.revision, 'main', 'revision');
+    w2vtest.verify_equal(request.threads, 2, 'threads');
+    w2vtest.verify_equal(request.dtype, 'float16', 'dtype');
+    w2vtest.verify_equal(request.overwrite, true, 'overwrite');
+    w2vtest.verify_equal(request.quiet, true, 'quiet');
+    decoded = jsondecode(jsonencode(request));
+    w2vtest.verify_equal(decoded.layers, [6; 12; -1], 'layers after JSON');
+    w2vtest.verify_equal(decoded.audio, {fullfile(pwd(), 'a b.wav')}, 'audio after JSON');
+end
+
+function test_request_leaves_out_backend_defaults()
+    opts = w2v.internal.parse_options('t', w2v.internal.default_options(), {});
+    request = w2v.internal.build_request({'/x/a.wav', '/x/b.wav'}, opts);
+    for name = {'context_seconds', 'revision', 'threads'}
+        w2vtest.verify(~isfield(request, name{1}), '%s should be left to the backend', name{1});
+    end
+    w2vtest.verify_equal(request.layers, 'last', 'layers');
+    w2vtest.verify_equal(request.mat_version, 'auto', 'mat_version');
+    w2vtest.verify_equal(request.chunk_seconds, 20, 'chunk_seconds');
+    w2vtest.verify_equal(request.model, 'facebook/wav2vec2-large-xlsr-53', 'model');
+    w2vtest.verify_equal(request.audio, {'/x/a.wav', '/x/b.wav'}, 'audio');
+    encoded = jsonencode(request);
+    w2vtest.verify(~isempty(strfind(encoded, '"audio":["/x/a.wav","/x/b.wav"]')), '%s', encoded);
+end
+
+function test_one_file_is_still_a_json_list()
+    opts = w2v.internal.parse_options('t', w2v.internal.default_options(), {});
+    encoded = jsonencode(w2v.internal.build_request({'/x/a.wav'}, opts));
+    w2vtest.verify(~isempty(strfind(encoded, '"audio":["/x/a.wav"]')), '%s', encoded);
+end
+
+function test_shell_quote_passes_hostile_text_verbatim()
+    if ispc()
+        w2vtest.skip('POSIX shell quoting; cmd.exe refuses " and % instead');
+    end
+    marker = [tempname() '_w2v_quote_marker'];
+    hostile = {'plain', 'a b', 'it''s', 'say "hi"', 'a & b; c', ['$(touch ' marker ')'], ...
+               ['`touch ' marker '`'], '$HOME \ back', 'tab here', ''''''};
+    for k = 1:numel(hostile)
+        [status, output] = system(['printf %s ' w2v.internal.shell_quote(hostile{k})]);
+        w2vtest.verify_equal(status, 0, 'printf status');
+        w2vtest.verify_equal(output, hostile{k}, ['quoted ' hostile{k}]);
+    end
+    w2vtest.verify(~isfile(marker), 'quoted text was executed');
+end
+
+function test_absolute_path_keeps_absolute_and_anchors_relative()
+    if ispc()
+        w2vtest.verify_equal(w2v.internal.absolute_path('C:\a', 'D:\b'), 'C:\a', 'drive');
+        return
+    end
+    w2vtest.verify_equal(w2v.internal.absolute_path('/a/b.wav', '/x'), '/a/b.wav', 'absolute');
+    w2vtest.verify_equal(w2v.internal.absolute_path('b.wav', '/x'), '/x/b.wav', 'relative');
+    w2vtest.verify_equal(w2v.internal.absolute_path('.', '/x'), '/x', 'current folder');
+    w2vtest.verify_equal(w2v.internal.absolute_path('~/b.wav', '/x'), ...
+                         [getenv('HOME') '/b.wav'], 'home');
+end
+
+function test_public_help_has_h1_example_and_see_also()
+    folder = fullfile(w2v.internal.toolbox_root(), '+w2v');
+    listing = dir(fullfile(folder, '*.m'));
+    w2vtest.verify(numel(listing) >= 5, 'public functions missing');
+    for k = 1:numel(listing)
+        [~, name] = fileparts(listing(k).name);
+        text = fileread(fullfile(folder, listing(k).name));
+        h1 = regexp(text, ['\n\s*%' upper(name) ' \S[^\n]*'], 'match', 'once');
+        w2vtest.verify(~isempty(h1), '%s has no H1 line', name);
+        w2vtest.verify(~isempty(strfind(text, ['w2v.' name '('])), '%s: no calling form', name);
+        w2vtest.verify(~isempty(strfind(text, 'Example')), '%s: no example', name);
+        w2vtest.verify(~isempty(strfind(text, 'See also')), '%s: no See also', name);
+    end
+end
+
+function test_help_documents_every_option()
+    root = fullfile(w2v.internal.toolbox_root(), '+w2v');
+    extractHelp = fileread(fullfile(root, 'extract.m'));
+    b2Help = fileread(fullfile(root, 'B2_model_wav2vec2.m'));
+    names = fieldnames(w2v.internal.default_options());
+    for k = 1:numel(names)
+        w2vtest.verify(~isempty(regexp(extractHelp, ['%\s+' names{k} '\s'], 'once')), ...
+                       'w2v.extract help lacks %s', names{k});
+        w2vtest.verify(~isempty(strfind(b2Help, names{k})), ...
+                       'w2v.B2_model_wav2vec2 help lacks %s', names{k});
+    end
+end
