@@ -47,7 +47,8 @@ def say(message):
 def check_python():
     if sys.version_info < MIN_PYTHON:
         fail(
-            "Python %d.%d is too old; w2v needs Python >= %d.%d (run this script with a newer python3)"
+            "Python %d.%d is too old; w2v needs Python >= %d.%d "
+            "(run this script with a newer python3)"
             % (sys.version_info[0], sys.version_info[1], MIN_PYTHON[0], MIN_PYTHON[1])
         )
     try:
@@ -157,12 +158,13 @@ def main(argv=None):
 
     state = wanted_state(args)
     stamp = read_stamp(stamp_path)
-    if os.path.exists(venv_python(venv_dir)) and stamp is not None:
-        # A --dev environment also serves a plain request.
-        if stamp == state or (not args.dev and stamp == dict(state, dev=True)):
-            say("up to date (%s)" % venv_dir)
-            print_result(venv_dir, started)
-            return 0
+    # A --dev environment also serves a plain request.
+    if os.path.exists(venv_python(venv_dir)) and stamp is not None and (
+        stamp == state or (not args.dev and stamp == dict(state, dev=True))
+    ):
+        say("up to date (%s)" % venv_dir)
+        print_result(venv_dir, started)
+        return 0
 
     if not os.path.exists(venv_python(venv_dir)):
         create_venv(venv_dir, log_path)

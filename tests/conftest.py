@@ -11,7 +11,6 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import numpy as np
 import pytest
 import soundfile as sf
-
 from synth import CHECKPOINTS, build_checkpoint, speech_like
 
 

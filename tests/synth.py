@@ -15,7 +15,8 @@ import numpy as np
 CONV_KERNEL = (10, 3, 3, 3, 3, 2, 2)
 CONV_STRIDE = (5, 2, 2, 2, 2, 2, 2)
 
-# name -> (model family, config overrides, feature-extractor settings as the real checkpoints set them)
+# name -> (model family, config overrides, feature-extractor settings as the real
+# checkpoints set them)
 CHECKPOINTS = {
     # facebook/wav2vec2-large-xlsr-53: layer-norm feature encoder, pre-LN ("stable") transformer
     "xlsr": (
@@ -103,7 +104,7 @@ def speech_like(duration_s: float, sample_rate: int = 16000, seed: int = 0) -> n
     """Mono float32 signal in [-1, 1] with a gliding harmonic voice, syllable-rate amplitude
     modulation and noise bursts: enough structure that the model's frames differ over time."""
     rng = np.random.default_rng(seed)
-    n = int(round(duration_s * sample_rate))
+    n = round(duration_s * sample_rate)
     t = np.arange(n) / sample_rate
     f0 = 140 + 40 * np.sin(2 * np.pi * 0.3 * t) + 15 * np.sin(2 * np.pi * 2.1 * t + 1.0)
     phase = 2 * np.pi * np.cumsum(f0) / sample_rate
