@@ -348,7 +348,10 @@ def _print_summary(outcomes, reporter, quiet: bool) -> None:
           file=sys.stderr)
     for outcome in failed:
         message = (outcome.error or {}).get("message", "not processed")
-        print(f"  failed: {outcome.audio}: {message}", file=sys.stderr)
+        # Audio errors already start with the file's path; others get it in front.
+        named = message if message.startswith(str(outcome.audio)) else (
+            f"{outcome.audio}: {message}")
+        print(f"  failed: {named}", file=sys.stderr)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
