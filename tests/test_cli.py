@@ -149,6 +149,22 @@ def test_any_change_recomputes(run_cli, wav, tmp_path, change):
     assert summary["files"][0]["status"] == "written"
 
 
+def test_a_changed_default_context_recomputes(run_cli, wav, monkeypatch):
+    """The default is resolved before fingerprinting: outputs made under an old default are
+    not taken as up to date under a new one, and an explicit value equal to the default is the
+    same run."""
+    from w2vbackend.defaults import DEFAULT_CONTEXT_SECONDS
+
+    audio = wav()
+    assert run_cli(audio)[2]["files"][0]["status"] == "written"
+    explicit = run_cli(audio, "--context-seconds", str(DEFAULT_CONTEXT_SECONDS))[2]
+    assert explicit["files"][0]["status"] == "up_to_date"
+    monkeypatch.setattr(runner, "DEFAULT_CONTEXT_SECONDS", DEFAULT_CONTEXT_SECONDS + 1.0)
+    request = runner.Request(audio=[str(audio)], context_seconds=None)
+    runner.validate_request(request)
+    assert request.context_seconds == DEFAULT_CONTEXT_SECONDS + 1.0
+
+
 def test_many_files_one_failure_does_not_stop_the_others(run_cli, wav, tmp_path):
     good1, good2 = wav("one.wav", seed=1), wav("two.wav", seed=2)
     bad = tmp_path / "bad.wav"
@@ -329,10 +345,14 @@ def test_help_lists_options_and_exit_codes(capsys):
 
 
 def test_defaults_agree_with_the_engine():
+    import inspect
+
     from w2vbackend import extract, model
 
-    assert runner.DEFAULT_MODEL == model.DEFAULT_MODEL
-    assert runner.DEFAULT_CHUNK_SECONDS == extract.DEFAULT_CHUNK_SECONDS
+    engine = inspect.signature(extract.extract).parameters
+    assert engine["chunk_seconds"].default == cli.build_parser().get_default("chunk_seconds")
+    assert engine["context_seconds"].default == cli.build_parser().get_default("context_seconds")
+    assert engine["model"].default == cli.build_parser().get_default("model")
     assert runner.GROUP_NORM_MODES == extract.GROUP_NORM_MODES
     assert set(runner.DTYPES) == set(model.DTYPES)
 

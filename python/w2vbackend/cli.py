@@ -98,21 +98,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _context_default_text(want_help: bool) -> str:
-    if not want_help:
-        return "the engine's default"
-    try:
-        from .extract import DEFAULT_CONTEXT_SECONDS
-
-        return f"the engine's default, {DEFAULT_CONTEXT_SECONDS:g}"
-    except Exception:  # pragma: no cover - help must work even with a broken torch
-        return "the engine's default"
-
-
-def build_parser(*, want_help: bool = False, suppress_defaults: bool = False) -> _Parser:
+def build_parser(*, suppress_defaults: bool = False) -> _Parser:
     """The option parser. ``suppress_defaults`` gives a parser whose namespace holds only the
     options actually given (used to let them override a --request file)."""
-    from .runner import DEFAULT_CHUNK_SECONDS, DEFAULT_MODEL, DTYPES, GROUP_NORM_MODES
+    from .defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, DEFAULT_MODEL
+    from .runner import DTYPES, GROUP_NORM_MODES
 
     parser = _Parser(
         prog=PROG,
@@ -134,9 +124,9 @@ def build_parser(*, want_help: bool = False, suppress_defaults: bool = False) ->
                         help="auto (MPS, else CUDA, else CPU), cpu, cuda, cuda:N or mps")
     parser.add_argument("--chunk-seconds", type=float, default=default(DEFAULT_CHUNK_SECONDS),
                         help="seconds of audio whose frames one model call keeps")
-    parser.add_argument("--context-seconds", type=float, default=default(None),
-                        help="seconds of real audio run on each side of a chunk and discarded "
-                             f"(default: {_context_default_text(want_help)} s)" + _NO_DEFAULT)
+    parser.add_argument("--context-seconds", type=float,
+                        default=default(DEFAULT_CONTEXT_SECONDS),
+                        help="seconds of real audio run on each side of a chunk and discarded")
     parser.add_argument("--output-dir", default=default("."),
                         help="folder for the outputs (created if missing)")
     parser.add_argument("--basename", default=default(DEFAULT_BASENAME),
@@ -366,9 +356,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     verbose = "--verbose" in argv
     try:
         try:
-            want_help = any(a in ("-h", "--help") for a in argv)
-            if want_help:
-                build_parser(want_help=True).parse_args(argv)
+            if any(a in ("-h", "--help") for a in argv):
+                build_parser().parse_args(argv)
             request = parse_request(argv)
         except SystemExit as exc:  # --help, --version
             return int(exc.code or 0)

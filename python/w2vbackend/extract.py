@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from .audio import Audio, audio_from_array, load_audio, resample
+from .defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 from .device import sanitize_thread_env
 from .errors import AudioTooShortError, UsageError
 from .model import DEFAULT_MODEL, FrameGeometry, LoadedModel, dtype_name, load_model
@@ -47,9 +48,6 @@ sanitize_thread_env()
 
 import torch  # noqa: E402
 
-DEFAULT_CHUNK_SECONDS = 20.0
-# Provisional: the context benchmark sets the final value.
-DEFAULT_CONTEXT_SECONDS = 2.0
 GROUP_NORM_MODES = ("recording", "window")
 # transformers' zero_mean_unit_var_norm: (x - mean) / sqrt(var + 1e-7)
 NORMALISATION_EPS = 1e-7

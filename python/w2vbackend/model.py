@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .defaults import DEFAULT_MODEL
 from .device import choose_device, sanitize_thread_env
 from .errors import ModelError, UsageError
 
@@ -24,7 +25,6 @@ sanitize_thread_env()
 
 import torch  # noqa: E402
 
-DEFAULT_MODEL = "facebook/wav2vec2-large-xlsr-53"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 # A hub id: "name" or "namespace/name" (letters, digits, ".", "_", "-").
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?")

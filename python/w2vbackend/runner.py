@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import __version__
+from .defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, DEFAULT_MODEL
 from .errors import UsageError, W2VError
 from .writers import (
     DEFAULT_BASENAME,
@@ -41,10 +42,6 @@ from .writers import (
     write_outputs,
 )
 
-# Same value as model.DEFAULT_MODEL; repeated here so that option parsing and the up-to-date
-# check never import torch (a test keeps the two equal).
-DEFAULT_MODEL = "facebook/wav2vec2-large-xlsr-53"
-DEFAULT_CHUNK_SECONDS = 20.0
 DTYPES = ("float32", "float16", "bfloat16")
 GROUP_NORM_MODES = ("recording", "window")
 
@@ -188,8 +185,11 @@ def validate_request(request: Request) -> None:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0 \
                 or value != value or value == float("inf"):
             raise UsageError(f"{name} must be a positive number of seconds, got {value!r}")
+    if request.context_seconds is None:
+        # Resolved here, before fingerprinting: a changed default recomputes old outputs.
+        request.context_seconds = DEFAULT_CONTEXT_SECONDS
     value = request.context_seconds
-    if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+    if (not isinstance(value, (int, float)) or isinstance(value, bool)
                               or not value >= 0 or value == float("inf")):
         raise UsageError(f"context_seconds must be >= 0 seconds, got {value!r}")
     if request.dtype not in DTYPES:
@@ -388,7 +388,7 @@ def _process_job(job: _Job, request: Request, loaded, reporter: Reporter) -> Non
 
 def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) -> None:
     from .audio import AudioWarning, file_sha256, load_audio
-    from .extract import DEFAULT_CONTEXT_SECONDS, extract
+    from .extract import extract
 
     started = time.perf_counter()
     outcome, paths = job.outcome, job.paths
@@ -414,8 +414,7 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
                 bar.update(round(step, 2))
             reporter.advance_overall(step)
 
-        context = (DEFAULT_CONTEXT_SECONDS if request.context_seconds is None
-                   else request.context_seconds)
+        context = request.context_seconds
         try:
             result = extract(audio, model=loaded, layers=request.layers,
                              chunk_seconds=request.chunk_seconds, context_seconds=context,
