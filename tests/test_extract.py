@@ -328,3 +328,23 @@ def test_argument_errors(loaded, kwargs):
     arguments = {"model": loaded["base"], "sample_rate": SR, **kwargs}
     with pytest.raises(UsageError):
         extract(speech_like(1.0), **arguments)
+
+
+def test_one_hour_recording_has_the_formulas_frame_count_and_no_drift(loaded):
+    """A real one-hour run: the frame count is transformers' own output-length formula for the
+    whole recording, and the last frame sits exactly where that formula puts it."""
+    lm = loaded["base"]  # group-norm: also runs the recording-wide statistics pass
+    num_samples = 3600 * SR
+    audio = (0.1 * np.random.default_rng(3).standard_normal(num_samples)).astype(np.float32)
+    result = extract(audio, model=lm, sample_rate=SR)
+    expected = int(lm.model._get_feat_extract_output_lengths(torch.tensor(num_samples)))
+    assert expected == 179_999
+    assert result.num_frames == expected == result.embeddings.shape[0]
+    assert result.time_axis[-1] == pytest.approx((expected - 1) * 320 / SR, abs=1e-9)
+    assert result.metadata["num_windows"] == math.ceil(expected / 1000)
+    assert np.isfinite(result.embeddings).all()
+    # The naive method's 999-frame chunks have lost 179 frames by now: its time axis
+    # (frame index * 20 ms) ends 3.58 s early.
+    naive_frames = sum(lm.geometry.num_frames(min(20 * SR, num_samples - start))
+                       for start in range(0, num_samples, 20 * SR))
+    assert expected - naive_frames == 179
