@@ -49,6 +49,7 @@ class Settings:
     contexts: tuple[float, ...] = (0.0, 1.0, 2.0, 5.0, 10.0)
     chunk_seconds: float = 20.0           # the pipeline's settings under test (engine defaults)
     context_seconds: float = 2.0
+    positional_context: bool = True       # engine's positional-reach split (False: plain windows)
     naive_chunk_seconds: float = 20.0
     long_seconds: float = 3600.0          # frame deficit, slip and FLOPs of a long recording
     original_rate: int = 44100            # the CLI reads a file at this rate and resamples
@@ -208,6 +209,7 @@ def _extract(bench: Bench, loaded, waveform: np.ndarray, **kwargs):
 
     kwargs.setdefault("chunk_seconds", bench.settings.chunk_seconds)
     kwargs.setdefault("context_seconds", bench.settings.context_seconds)
+    kwargs.setdefault("positional_context", bench.settings.positional_context)
     return extract(waveform, sample_rate=loaded.geometry.sample_rate, model=loaded, **kwargs)
 
 

@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the pipeline's chunk in the timing parts (engine default)")
     p.add_argument("--context-seconds", type=float, default=DEFAULT_CONTEXT_SECONDS,
                    help="the pipeline's context in the timing parts (engine default)")
+    p.add_argument("--no-positional-context", action="store_true",
+                   help="engine runs with plain windows (extract(positional_context=False))")
     p.add_argument("--repeats", type=int, default=3,
                    help="interleaved repetitions of every timed variant (medians reported)")
     p.add_argument("--memory-durations", type=_floats, default=(600.0, 7200.0),
@@ -118,6 +120,7 @@ def settings_from(args: argparse.Namespace):
         context_seconds=args.context_seconds, repeats=args.repeats,
         memory_durations=args.memory_durations, device=args.device, threads=args.threads,
         subprocess_cli=not args.no_subprocess,
+        positional_context=not args.no_positional_context,
         work_dir=args.output_dir / "work", checkpoint_dir=args.output_dir / "checkpoints")
     if args.quick:
         # One thread: a miniature model's operators are too small to share between threads.

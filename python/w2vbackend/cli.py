@@ -126,7 +126,9 @@ def build_parser(*, suppress_defaults: bool = False) -> _Parser:
                         help="seconds of audio whose frames one model call keeps")
     parser.add_argument("--context-seconds", type=float,
                         default=default(DEFAULT_CONTEXT_SECONDS),
-                        help="seconds of real audio run on each side of a chunk and discarded")
+                        help="seconds of real audio on each side of a chunk that go through the "
+                             "transformer layers and are discarded (attention context); the "
+                             "positional convolution's reach (~1.3 s) is always added")
     parser.add_argument("--output-dir", default=default("."),
                         help="folder for the outputs (created if missing)")
     parser.add_argument("--basename", default=default(DEFAULT_BASENAME),

@@ -5,12 +5,23 @@ or degrades):
 
 * **Frames, not seconds, are planned.** Output frames ``[0, F)`` (``F`` from the model's own
   output-length formula for the whole recording) are split into blocks ``[a, b)``. A block is
-  computed from a window of frames ``[a - C, b + C)`` (clipped to ``[0, F)``), i.e. input samples
-  ``[(a - C) * stride, (b + C - 1) * stride + R)``. Windows start on multiples of the total
-  stride, so frame ``j`` of a window *is* global frame ``a - C + j``; only ``[a, b)`` is kept.
-  No frame is lost or repeated at a cut and the time axis never drifts.
-* **Context.** The ``C`` frames on both sides (``context_seconds`` of real audio) are computed and
-  discarded so that the transformer sees real neighbours around every kept frame.
+  computed from a window of frames ``[s, e)`` (``[a - C - P_left, b + C + P_right)``, clipped to
+  ``[0, F)``; see below), i.e. input samples ``[s * stride, (e - 1) * stride + R)``. Windows
+  start on multiples of the total stride, so frame ``j`` of a window *is* global frame
+  ``s + j``; only ``[a, b)`` is kept. No frame is lost or repeated at a cut and the time axis
+  never drifts.
+* **Context.** The ``C`` frames on both sides (``context_seconds`` of real audio, the attention
+  context) go through the transformer layers and are discarded, so that those layers see real
+  neighbours around every kept frame.
+* **Positional reach.** The transformer input of a frame is its feature vector plus a
+  convolutional positional embedding over its neighbours (wav2vec2/HuBERT/WavLM: kernel
+  ``num_conv_pos_embeddings`` = 128, i.e. frames ``j - 64 .. j + 63``; data2vec-audio: several
+  such convolutions, reaches added). The feature encoder and that convolution therefore run over
+  ``P`` more frames on each side, ``[a - C - P_left, b + C + P_right)`` (clipped), and the
+  sequence is cropped back to ``[a - C, b + C)`` just before the first transformer layer. So
+  every transformer-layer input equals the full pass's exactly, and only the ``C`` frames of
+  attention context pass through the expensive layers (the extra ``P`` frames cost only
+  convolutions). See :func:`positional_reach`.
 * **Whole-recording input normalisation.** Where the feature extractor normalises
   (``do_normalize``), mean and variance are taken over the whole recording once, exactly as
   transformers' ``zero_mean_unit_var_norm`` would for the whole waveform; chunking never changes
@@ -58,9 +69,12 @@ STATS_BLOCK_FRAMES = 32768
 
 @dataclass(frozen=True)
 class Window:
-    """One model call: frames ``[frame_start, frame_stop)`` are computed from input samples
-    ``[sample_start, sample_stop)``; of those, frames ``[keep_start, keep_stop)`` are kept.
-    All indices are global (whole-recording) frame or sample indices."""
+    """One model call: the feature encoder and positional convolution compute frames
+    ``[input_start, input_stop)`` from input samples ``[sample_start, sample_stop)``; frames
+    ``[frame_start, frame_stop)`` of those go through the transformer layers; of those, frames
+    ``[keep_start, keep_stop)`` are kept. All indices are global (whole-recording) frame or
+    sample indices; ``input_start <= frame_start <= keep_start < keep_stop <= frame_stop <=
+    input_stop``."""
 
     keep_start: int
     keep_stop: int
@@ -68,11 +82,19 @@ class Window:
     frame_stop: int
     sample_start: int
     sample_stop: int
+    input_start: int
+    input_stop: int
 
     @property
     def offset(self) -> int:
         """Index, within this window's output, of global frame ``keep_start``."""
         return self.keep_start - self.frame_start
+
+    @property
+    def crop(self) -> tuple[int, int]:
+        """``[start, stop)`` of the feature-encoder sequence (``input_stop - input_start``
+        frames) that enters the first transformer layer."""
+        return self.frame_start - self.input_start, self.frame_stop - self.input_start
 
 
 def frames_for_seconds(seconds: float, geometry: FrameGeometry, *, round_up: bool) -> int:
@@ -82,13 +104,17 @@ def frames_for_seconds(seconds: float, geometry: FrameGeometry, *, round_up: boo
 
 
 def plan_windows(num_samples: int, geometry: FrameGeometry, chunk_frames: int | None,
-                 context_frames: int) -> list[Window]:
+                 context_frames: int, *,
+                 positional_frames: tuple[int, int] = (0, 0)) -> list[Window]:
     """Windows that together produce every frame of a ``num_samples`` recording exactly once.
 
     ``chunk_frames``: frames kept per window (``None``: one window for the whole recording).
-    ``context_frames``: extra frames computed and discarded on each side of the kept ones.
+    ``context_frames``: extra frames that go through the transformer layers and are discarded,
+    on each side of the kept ones. ``positional_frames``: ``(left, right)`` further frames on
+    each side that only the feature encoder and positional convolution see (see
+    :func:`positional_reach`; ``(0, 0)``: none). All ranges are clipped to the recording.
     Pure function (no model): ``sum(keep_stop - keep_start) == geometry.num_frames(num_samples)``,
-    and each window's sample range yields exactly ``frame_stop - frame_start`` frames. A window
+    and each window's sample range yields exactly ``input_stop - input_start`` frames. A window
     ends where its last frame's receptive field ends, except that windows containing the
     recording's last frame run to the end of the recording.
     """
@@ -96,27 +122,70 @@ def plan_windows(num_samples: int, geometry: FrameGeometry, chunk_frames: int | 
     if total == 0:
         return []
     chunk = total if chunk_frames is None else int(chunk_frames)
-    if chunk < 1 or context_frames < 0:
-        raise ValueError("chunk_frames must be >= 1 and context_frames >= 0")
+    left, right = (int(v) for v in positional_frames)
+    if chunk < 1 or context_frames < 0 or left < 0 or right < 0:
+        raise ValueError("chunk_frames must be >= 1, context_frames and positional_frames >= 0")
     windows = []
     for keep_start in range(0, total, chunk):
         keep_stop = min(total, keep_start + chunk)
         frame_start = max(0, keep_start - context_frames)
         frame_stop = min(total, keep_stop + context_frames)
+        input_start = max(0, frame_start - left)
+        input_stop = min(total, frame_stop + right)
         # The window reaching the last frame also takes the < stride samples after it: they
         # make no frame, but a plain full pass sees them too (they enter the first-layer
         # GroupNorm statistics of base-like models), so a single window equals the full pass.
-        sample_stop = (num_samples if frame_stop == total
-                       else (frame_stop - 1) * geometry.stride + geometry.receptive_field)
+        sample_stop = (num_samples if input_stop == total
+                       else (input_stop - 1) * geometry.stride + geometry.receptive_field)
         windows.append(Window(
             keep_start=keep_start,
             keep_stop=keep_stop,
             frame_start=frame_start,
             frame_stop=frame_stop,
-            sample_start=frame_start * geometry.stride,
+            sample_start=input_start * geometry.stride,
             sample_stop=sample_stop,
+            input_start=input_start,
+            input_stop=input_stop,
         ))
     return windows
+
+
+# Model types whose encoder is: positional convolution(s) added to the features, (LayerNorm for
+# post-LN), ``encoder.dropout``, then the layers, with nothing else depending on the sequence
+# length before layer 0 (WavLM's relative position bias is computed inside layer 0).
+POSITIONAL_SPLIT_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
+
+
+def positional_reach(model) -> tuple[int, int]:
+    """``(left, right)``: frames before and after frame ``j`` that its positional embedding reads.
+
+    Derived from the modules of ``model.encoder.pos_conv_embed``: output ``i`` of a stride-1
+    ``Conv1d`` with kernel ``K`` and zero padding ``p`` on both sides reads inputs
+    ``i - p .. i - p + K - 1``, i.e. ``p`` frames to the left and ``K - 1 - p`` to the right
+    (for even ``K`` the same-pad layer then drops the one extra output at the end, which keeps
+    output ``i`` aligned with input ``i``); stacked convolutions (data2vec-audio) add up.
+    wav2vec2/HuBERT/WavLM with ``K = 128``: ``(64, 63)``. Returns ``(0, 0)`` (no positional split)
+    for model types or module layouts this does not know, so those run with plain windows.
+    """
+    config = getattr(model, "config", None)
+    encoder = getattr(model, "encoder", None)
+    pos_conv = getattr(encoder, "pos_conv_embed", None)
+    if (getattr(config, "model_type", None) not in POSITIONAL_SPLIT_MODEL_TYPES
+            or pos_conv is None or not isinstance(getattr(encoder, "dropout", None),
+                                                  torch.nn.Dropout)):
+        return 0, 0
+    left = right = 0
+    for module in pos_conv.modules():
+        if isinstance(module, torch.nn.Conv1d):
+            padding = module.padding
+            if (isinstance(padding, str) or module.stride != (1,) or module.dilation != (1,)
+                    or module.padding_mode != "zeros"):
+                return 0, 0
+            left += int(padding[0])
+            right += int(module.kernel_size[0]) - 1 - int(padding[0])
+    if left < 0 or right < 0:
+        return 0, 0
+    return left, right
 
 
 @dataclass
@@ -383,19 +452,37 @@ class _StopForward(BaseException):
     A BaseException so that no ``except Exception`` inside the model swallows it."""
 
 
-def hidden_states(model, input_values: torch.Tensor, layers: Sequence[int]) -> list[torch.Tensor]:
+def _crop_hook(start: int, stop: int):
+    """Forward hook for ``encoder.dropout`` (the step right before layer 0): keeps frames
+    ``[start, stop)`` of its ``(batch, frames, hidden)`` output."""
+    def hook(module, args, output):
+        if output.shape[1] < stop:
+            raise RuntimeError(f"cannot keep frames [{start}, {stop}) of a sequence of "
+                               f"{output.shape[1]} frames")
+        return output[:, start:stop]
+    return hook
+
+
+def hidden_states(model, input_values: torch.Tensor, layers: Sequence[int], *,
+                  crop: tuple[int, int] | None = None) -> list[torch.Tensor]:
     """Hidden states ``layers`` (transformers numbering, non-negative) for one unpadded input.
 
     ``input_values``: ``(1, num_samples)`` in the model's dtype and device. Returns one
     ``(num_frames, hidden_size)`` tensor per index. Index ``i < L`` is the input of transformer
     layer ``i`` (what ``output_hidden_states`` records); index ``L`` is ``last_hidden_state``.
     When every index is below ``L`` the pass ends at the deepest one: layers after it never run.
+    ``crop=(start, stop)``: only frames ``[start, stop)`` of the feature-encoder sequence, taken
+    after the positional embedding (and the encoder LayerNorm of post-LN models), enter the
+    transformer layers; then ``num_frames == stop - start``. Needs a model for which
+    :func:`positional_reach` is not ``(0, 0)``.
     """
     blocks = model.encoder.layers
     total = len(blocks)
     wanted = set(layers)
     if not wanted or min(wanted) < 0 or max(wanted) > total:
         raise ValueError(f"hidden-state indices must lie in 0..{total}, got {list(layers)}")
+    if crop is not None and not 0 <= crop[0] < crop[1]:
+        raise ValueError(f"crop must be (start, stop) with 0 <= start < stop, got {crop}")
     deepest = max(wanted)
     captured: dict[int, torch.Tensor] = {}
 
@@ -409,6 +496,8 @@ def hidden_states(model, input_values: torch.Tensor, layers: Sequence[int]) -> l
 
     handles = [blocks[i].register_forward_pre_hook(make_hook(i), with_kwargs=True)
                for i in sorted(wanted) if i < total]
+    if crop is not None:
+        handles.append(model.encoder.dropout.register_forward_hook(_crop_hook(*crop)))
     try:
         output = model(input_values)
         captured[total] = output.last_hidden_state
@@ -426,7 +515,7 @@ def extract(audio, *, model: str | LoadedModel = DEFAULT_MODEL, sample_rate: int
             dtype: str = "float32", revision: str | None = None,
             allocate: Callable[[tuple[int, ...]], np.ndarray] | None = None,
             progress: Callable[[float], Any] | None = None,
-            group_norm: str = "recording") -> Result:
+            group_norm: str = "recording", positional_context: bool = True) -> Result:
     """Embeddings for every frame of a whole recording, computed in windows with context.
 
     ``audio``: a file path, a ``(samples,)``/``(samples, channels)`` array with ``sample_rate``
@@ -435,7 +524,15 @@ def extract(audio, *, model: str | LoadedModel = DEFAULT_MODEL, sample_rate: int
     :class:`LoadedModel` (then those three are ignored).
     ``layers``: see :func:`resolve_layers`; default: ``last_hidden_state``.
     ``chunk_seconds``: audio whose frames one window keeps (``None``: one window).
-    ``context_seconds``: real audio computed and discarded on each side of a window.
+    ``context_seconds``: real audio on each side of a window's kept frames that goes through
+    the transformer layers and is discarded (the attention context).
+    ``positional_context``: when true (default), each window's feature encoder and positional
+    convolution also get the convolution's reach of real audio beyond that context (XLS-R,
+    wav2vec2, HuBERT, WavLM: 64 + 63 frames, about 1.3 s per side; see
+    :func:`positional_reach`), so that every transformer-layer input equals the full pass's
+    exactly; the extra audio costs only convolutions. ``False``: the feature encoder sees only
+    ``context_seconds`` too (plain windows; frames within the reach of a window edge then get
+    an approximate positional embedding).
     ``allocate(shape)``: returns the writable float32 output array (default ``np.empty``);
     windows are written into it as they finish. ``progress(seconds_done)``: called after each
     window with the cumulative audio seconds done (the last call equals the duration).
@@ -469,7 +566,9 @@ def extract(audio, *, model: str | LoadedModel = DEFAULT_MODEL, sample_rate: int
     chunk_frames = (None if chunk_seconds is None or math.isinf(float(chunk_seconds))
                     else max(1, frames_for_seconds(chunk_seconds, geometry, round_up=False)))
     context_frames = frames_for_seconds(context_seconds, geometry, round_up=True)
-    windows = plan_windows(num_samples, geometry, chunk_frames, context_frames)
+    reach = positional_reach(loaded.model) if positional_context else (0, 0)
+    windows = plan_windows(num_samples, geometry, chunk_frames, context_frames,
+                           positional_frames=reach)
     num_frames = geometry.num_frames(num_samples)
 
     norm = recording_normalisation(waveform) if loaded.do_normalize else None
@@ -489,7 +588,9 @@ def extract(audio, *, model: str | LoadedModel = DEFAULT_MODEL, sample_rate: int
         for window in windows:
             x = _window_tensor(waveform, window.sample_start, window.sample_stop, norm,
                                loaded.device, loaded.dtype)
-            states = hidden_states(loaded.model, x, layer_indices)
+            crop = (None if (window.input_start, window.input_stop)
+                    == (window.frame_start, window.frame_stop) else window.crop)
+            states = hidden_states(loaded.model, x, layer_indices, crop=crop)
             lo, hi = window.offset, window.offset + window.keep_stop - window.keep_start
             for position, state in enumerate(states):
                 if state.shape[0] != window.frame_stop - window.frame_start:
@@ -506,8 +607,8 @@ def extract(audio, *, model: str | LoadedModel = DEFAULT_MODEL, sample_rate: int
                 progress(done / geometry.sample_rate)
 
     metadata = _metadata(loaded, item, geometry, num_samples, num_frames, layer_indices,
-                         chunk_seconds, context_seconds, chunk_frames, context_frames, windows,
-                         norm, group_norm if has_group_norm else None,
+                         chunk_seconds, context_seconds, chunk_frames, context_frames, reach,
+                         windows, norm, group_norm if has_group_norm else None,
                          time.perf_counter() - started)
     return Result(
         embeddings=out,
@@ -523,7 +624,7 @@ def extract(audio, *, model: str | LoadedModel = DEFAULT_MODEL, sample_rate: int
 
 def _metadata(loaded: LoadedModel, item: _Input, geometry: FrameGeometry, num_samples: int,
               num_frames: int, layers: tuple[int, ...], chunk_seconds, context_seconds,
-              chunk_frames, context_frames, windows: list[Window],
+              chunk_frames, context_frames, reach: tuple[int, int], windows: list[Window],
               norm: tuple[float, float] | None, group_norm: str | None,
               wall_time: float) -> dict:
     import transformers
@@ -552,6 +653,7 @@ def _metadata(loaded: LoadedModel, item: _Input, geometry: FrameGeometry, num_sa
         "context_seconds": float(context_seconds),
         "chunk_frames": chunk_frames,
         "context_frames": context_frames,
+        "positional_context_frames": list(reach),
         "num_windows": len(windows),
         "normalisation_mean": None if norm is None else norm[0],
         "normalisation_std": None if norm is None else norm[1],
@@ -569,5 +671,5 @@ def _metadata(loaded: LoadedModel, item: _Input, geometry: FrameGeometry, num_sa
 
 
 __all__ = ["DEFAULT_CHUNK_SECONDS", "DEFAULT_CONTEXT_SECONDS", "Result", "Window", "extract",
-           "group_norm_statistics", "hidden_states", "plan_windows", "recording_normalisation",
-           "resolve_layers"]
+           "frames_for_seconds", "group_norm_statistics", "hidden_states", "plan_windows",
+           "positional_reach", "recording_normalisation", "resolve_layers"]
