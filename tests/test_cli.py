@@ -274,6 +274,8 @@ def test_request_file_with_matlab_style_values(run_cli, wav, tmp_path, xlsr_chec
     ({"audio": 5}, "audio must be"),
     ({"audio": ["a.wav"], "overwrite": "yes"}, "overwrite must be"),
     ({"audio": ["a.wav"], "layers": [1.5]}, "layers must be"),
+    ({"audio": ["a.wav"], "threads": float("nan")}, "threads must be"),
+    ({"audio": ["a.wav"], "threads": float("inf")}, "threads must be"),
     ([1, 2], "JSON object"),
     ("{not json", "not valid JSON"),
 ])

@@ -18,7 +18,8 @@ function opts = parse_options(functionName, defaults, args)
     end
     opts = parser.Results;
     for k = 1:numel(names)
-        if isstring(opts.(names{k}))
+        % A string array (several files) stays as it is: text_list takes it.
+        if isstring(opts.(names{k})) && isscalar(opts.(names{k}))
             opts.(names{k}) = char(opts.(names{k}));
         end
     end

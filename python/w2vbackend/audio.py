@@ -442,7 +442,13 @@ def _native_stderr_to_log() -> Iterator[None]:
     except (OSError, ValueError, AttributeError):
         yield  # no usable descriptor 2 (embedded interpreters): nothing to divert
         return
-    with tempfile.TemporaryFile() as sink:
+    try:
+        sink = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the with block below)
+    except OSError:
+        os.close(saved)
+        yield  # nowhere to divert to: leave stderr as it is
+        return
+    with sink:
         os.dup2(sink.fileno(), 2)
         try:
             yield

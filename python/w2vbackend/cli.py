@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -199,7 +200,7 @@ def _request_value(key: str, value: Any) -> Any:
         if value is None:
             return None
         number = _expect(key, value, (int, float), "a positive integer or null")
-        if float(number) != int(number):
+        if not math.isfinite(number) or float(number) != int(number):
             raise UsageError(f"request: threads must be a positive integer, got {value!r}")
         return int(number)
     if key in ("overwrite", "quiet", "verbose"):

@@ -173,6 +173,7 @@ class _Job:
     outcome: FileOutcome
     paths: OutputPaths
     digest: str = ""
+    audio_sha256: str = ""
     estimated_seconds: float = 0.0
 
 
@@ -267,14 +268,16 @@ def run(request: Request, reporter: Optional[Reporter] = None,
         into.extend(job.outcome for job in jobs)
     try:
         folder = prepare_output_dir(request.output_dir)
+        for job in jobs:
+            job.paths = OutputPaths(folder, job.outcome.basename)
+            probe_basename(folder, job.outcome.basename)
+    except UsageError:
+        raise
     except W2VError as exc:
         for job in jobs:
             job.outcome.fail(exc.code, str(exc))
         reporter.error(str(exc))
         return [job.outcome for job in jobs]
-    for job in jobs:
-        job.paths = OutputPaths(folder, job.outcome.basename)
-        probe_basename(folder, job.outcome.basename)
 
     pending = [job for job in jobs if _check_job(job, request, reporter)]
     if pending:
@@ -315,8 +318,8 @@ def _check_job(job: _Job, request: Request, reporter: Reporter) -> bool:
     from .audio import file_sha256
 
     try:
-        sha = file_sha256(job.outcome.audio)
-        job.digest = fingerprint_digest(_fingerprint(request, sha))
+        job.audio_sha256 = file_sha256(job.outcome.audio)
+        job.digest = fingerprint_digest(_fingerprint(request, job.audio_sha256))
         if not request.overwrite and is_up_to_date(job.paths, job.digest):
             _mark_up_to_date(job, reporter)
             return False
@@ -387,7 +390,7 @@ def _process_job(job: _Job, request: Request, loaded, reporter: Reporter) -> Non
 
 
 def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) -> None:
-    from .audio import AudioWarning, file_sha256, load_audio
+    from .audio import AudioWarning, load_audio
     from .extract import extract
 
     started = time.perf_counter()
@@ -433,10 +436,11 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
                          model_name=str(loaded.name))
         engine = dict(result.metadata)
         del result  # the map is closed before its file is renamed (required on Windows)
-        # The fingerprint as it is now (the model's cache entry exists once it is loaded).
-        sha = file_sha256(outcome.audio)
-        inputs = _fingerprint(request, sha)
-        run_fields = _run_fields(request, loaded, audio, sha, engine, started)
+        # The fingerprint as it is now (the model's cache entry exists once it is loaded); the
+        # audio was hashed once, before the work.
+        inputs = _fingerprint(request, job.audio_sha256)
+        run_fields = _run_fields(request, loaded, audio, job.audio_sha256, engine, started)
+        del audio  # the whole waveform is not needed while the files are written
         written = write_outputs(tx, store, info, mat_version=request.mat_version, run=run_fields,
                                 fingerprint={"sha256": fingerprint_digest(inputs),
                                              "inputs": inputs})

@@ -675,6 +675,7 @@ def write_mat(path: Path, store: NpyStore, info: FrameInfo, requested: str
     With ``auto``, a failing v5 write falls back to v7.3. Disk and permission problems are not
     format problems: they raise OutputError, and the whole output set is abandoned.
     """
+    requested = normalize_mat_version(requested)
     version = choose_mat_version(requested, info.nbytes)
     order = [version] + (["7.3"] if requested == "auto" and version == "5" else [])
     reasons = []
