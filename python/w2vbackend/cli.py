@@ -328,7 +328,7 @@ def write_summary(path: str, document: dict[str, Any]) -> None:
 
 
 def _print_summary(outcomes, reporter, quiet: bool) -> None:
-    from .runner import STATUS_FAILED, STATUS_UP_TO_DATE, STATUS_WRITTEN
+    from .runner import STATUS_FAILED, STATUS_UP_TO_DATE, STATUS_WRITTEN, _with_file
 
     failed = [o for o in outcomes if o.status == STATUS_FAILED]
     if quiet and not failed:
@@ -341,10 +341,7 @@ def _print_summary(outcomes, reporter, quiet: bool) -> None:
           file=sys.stderr)
     for outcome in failed:
         message = (outcome.error or {}).get("message", "not processed")
-        # Audio errors already start with the file's path; others get it in front.
-        named = message if message.startswith(str(outcome.audio)) else (
-            f"{outcome.audio}: {message}")
-        print(f"  failed: {named}", file=sys.stderr)
+        print(f"  failed: {_with_file(outcome.audio, message)}", file=sys.stderr)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -9,3 +9,7 @@ DEFAULT_MODEL = "facebook/wav2vec2-large-xlsr-53"
 # whole-recording pass there; 0.5 s is kept as a margin for trained models' local attention.
 DEFAULT_CHUNK_SECONDS = 20.0
 DEFAULT_CONTEXT_SECONDS = 0.5
+# Precisions the model can run in (outputs are float32 whatever the choice).
+DTYPE_NAMES = ("float32", "float16", "bfloat16")
+# First-layer GroupNorm statistics of group-norm encoders: the whole recording's, or each window's.
+GROUP_NORM_MODES = ("recording", "window")

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from .audio import Audio, audio_from_array, load_audio, resample
-from .defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
+from .defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, GROUP_NORM_MODES
 from .device import sanitize_thread_env
 from .errors import AudioTooShortError, UsageError
 from .model import DEFAULT_MODEL, FrameGeometry, LoadedModel, dtype_name, load_model
@@ -59,7 +59,6 @@ sanitize_thread_env()
 
 import torch  # noqa: E402
 
-GROUP_NORM_MODES = ("recording", "window")
 # transformers' zero_mean_unit_var_norm: (x - mean) / sqrt(var + 1e-7)
 NORMALISATION_EPS = 1e-7
 # First-convolution output frames per block of the group-norm statistics pass: with 512 channels

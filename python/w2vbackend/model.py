@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .defaults import DEFAULT_MODEL
+from .defaults import DEFAULT_MODEL, DTYPE_NAMES
 from .device import choose_device, sanitize_thread_env
 from .errors import ModelError, UsageError
 
@@ -25,7 +25,7 @@ sanitize_thread_env()
 
 import torch  # noqa: E402
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 # A hub id: "name" or "namespace/name" (letters, digits, ".", "_", "-").
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?")
 # A file inside the hub cache: .../snapshots/<40-hex commit>/...

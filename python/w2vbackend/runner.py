@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import __version__
-from .defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, DEFAULT_MODEL
+from .defaults import (
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_CONTEXT_SECONDS,
+    DEFAULT_MODEL,
+    DTYPE_NAMES,
+    GROUP_NORM_MODES,
+)
 from .errors import UsageError, W2VError
 from .writers import (
     DEFAULT_BASENAME,
@@ -42,8 +48,7 @@ from .writers import (
     write_outputs,
 )
 
-DTYPES = ("float32", "float16", "bfloat16")
-GROUP_NORM_MODES = ("recording", "window")
+DTYPES = DTYPE_NAMES
 
 STATUS_WRITTEN = "written"
 STATUS_UP_TO_DATE = "up_to_date"
