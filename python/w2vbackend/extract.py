@@ -52,6 +52,7 @@ from .audio import Audio, audio_from_array, load_audio, resample
 from .defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, GROUP_NORM_MODES
 from .device import sanitize_thread_env
 from .errors import AudioTooShortError, UsageError
+from .layers import parse_layers
 from .model import DEFAULT_MODEL, FrameGeometry, LoadedModel, dtype_name, load_model
 
 # Before torch loads MKL/OpenMP (a no-op when model.py already did it).
@@ -251,35 +252,13 @@ def resolve_layers(spec, num_hidden_layers: int) -> tuple[int, ...] | None:
       (1-based) return our ``k`` (for ``k = L`` of pre-LN models, without the final LayerNorm).
     """
     total = int(num_hidden_layers)
-    if spec is None:
+    parsed = parse_layers(spec)
+    if parsed == "last":
         return None
-    if isinstance(spec, str):
-        text = spec.strip().lower()
-        if text in ("", "last"):
-            return None
-        if text == "all":
-            return tuple(range(total + 1))
-        parts = [p.strip() for p in text.strip("[]()").split(",")]
-        try:
-            items: list = [int(p) for p in parts]
-        except ValueError:
-            raise UsageError(f"layers {spec!r}: expected 'last', 'all', an index or a "
-                             "comma-separated list such as '6,12,-1'") from None
-    elif isinstance(spec, (bool, np.bool_)):
-        raise UsageError(f"layers {spec!r}: expected 'last', 'all', an index or a list of indices")
-    elif isinstance(spec, (int, np.integer, float, np.floating)):
-        items = [spec]
-    elif isinstance(spec, (Sequence, np.ndarray)):
-        items = list(np.asarray(spec).ravel()) if isinstance(spec, np.ndarray) else list(spec)
-    else:
-        raise UsageError(f"layers {spec!r}: expected 'last', 'all', an index or a list of indices")
-    if not items:
-        raise UsageError("layers: the list of layers is empty")
+    if parsed == "all":
+        return tuple(range(total + 1))
     resolved: list[int] = []
-    for item in items:
-        if isinstance(item, (bool, np.bool_)) or not float(item).is_integer():
-            raise UsageError(f"layers: {item!r} is not a layer index")
-        index = int(item)
+    for index in parsed:
         if not -(total + 1) <= index <= total:
             raise UsageError(f"layers: index {index} is out of range for a model with {total} "
                              f"transformer layers (valid: 0..{total} or -{total + 1}..-1)")

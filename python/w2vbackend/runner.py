@@ -30,6 +30,7 @@ from .defaults import (
     GROUP_NORM_MODES,
 )
 from .errors import UsageError, W2VError
+from .layers import parse_layers
 from .writers import (
     DEFAULT_BASENAME,
     FrameInfo,
@@ -210,27 +211,7 @@ def validate_request(request: Request) -> None:
         raise UsageError(f"threads must be a positive integer, got {threads!r}")
     if not isinstance(request.model, str) or not request.model.strip():
         raise UsageError("model must be a hub id or a folder")
-    _check_layers_syntax(request.layers)
-
-
-def _check_layers_syntax(layers: Any) -> None:
-    """Syntax only; the range is checked against the model once it is loaded."""
-    if layers is None or (isinstance(layers, int) and not isinstance(layers, bool)):
-        return
-    if isinstance(layers, str):
-        text = layers.strip().lower()
-        if text in ("", "last", "all"):
-            return
-        try:
-            [int(p) for p in text.strip("[]()").split(",")]
-        except ValueError:
-            raise UsageError(f"layers {layers!r}: expected 'last', 'all', an index or a "
-                             "comma-separated list such as '6,12,-1'") from None
-        return
-    if isinstance(layers, (list, tuple)) and layers and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in layers):
-        return
-    raise UsageError(f"layers {layers!r}: expected 'last', 'all', an index or a list of indices")
+    parse_layers(request.layers)  # syntax only; the range needs the model
 
 
 def _fingerprint(request: Request, audio_sha256: str) -> dict[str, Any]:

@@ -45,6 +45,7 @@ import numpy as np
 
 from . import __version__
 from .errors import OutputError, UsageError
+from .layers import parse_layers
 
 DEFAULT_BASENAME = "wav2vec2_embeddings"
 MAT_VERSIONS = ("auto", "5", "7.3")
@@ -703,22 +704,12 @@ def _one_line(exc: BaseException) -> str:
 
 def normalize_layers_spec(layers: object) -> object:
     """A canonical form of a ``layers`` request for the fingerprint: ``"last"``, ``"all"`` or
-    a list of ints (as given, before resolution against the model)."""
-    if layers is None:
-        return "last"
-    if isinstance(layers, str):
-        text = layers.strip().lower()
-        if text in ("last", "all"):
-            return text
-        try:
-            return [int(p) for p in text.replace(" ", "").split(",") if p != ""]
-        except ValueError:
-            return text
-    if isinstance(layers, (int, np.integer)) and not isinstance(layers, bool):
-        return [int(layers)]
-    if isinstance(layers, (list, tuple)):
-        return [int(v) for v in layers]
-    return str(layers)
+    a list of ints (as given, before resolution against the model), whatever its spelling."""
+    try:
+        parsed = parse_layers(layers)
+    except UsageError:
+        return str(layers)
+    return parsed if isinstance(parsed, str) else list(parsed)
 
 
 def model_identity(model: str, revision: Optional[str]) -> dict[str, Any]:
