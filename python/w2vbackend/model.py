@@ -80,12 +80,6 @@ class FrameGeometry:
                 return 0
         return length
 
-    def samples_for_frames(self, num_frames: int) -> int:
-        """Fewest input samples that give ``num_frames`` frames: ``(num_frames-1)*stride + R``."""
-        if num_frames < 1:
-            raise ValueError("num_frames must be at least 1")
-        return (int(num_frames) - 1) * self.stride + self.receptive_field
-
     @property
     def frame_stride_s(self) -> float:
         """Seconds between the onsets of consecutive frames (0.02 s for 320 samples at 16 kHz)."""
