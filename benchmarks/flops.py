@@ -61,7 +61,7 @@ def count(meta_model, num_samples: int, layers: Sequence[int] | None = None) -> 
     per-operator breakdown (FLOPs).
     """
     import torch
-    from w2vbackend.extract import hidden_states
+    from w2vbackend.forward import hidden_states
 
     x = torch.zeros(1, int(num_samples), device="meta")
     mode = counter()

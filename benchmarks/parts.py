@@ -162,7 +162,7 @@ def _warm_up(loaded) -> None:
 
 
 def _plan(bench: Bench, num_samples: int, chunk_seconds: float | None, context_seconds: float):
-    from w2vbackend.extract import frames_for_seconds, plan_windows
+    from w2vbackend.windows import frames_for_seconds, plan_windows
 
     geometry = bench.model().geometry
     chunk_frames = (None if chunk_seconds is None
@@ -186,7 +186,7 @@ def _naive_inputs(bench: Bench, waveform: np.ndarray, loaded) -> list:
 
 def _planned_inputs(waveform: np.ndarray, windows, loaded) -> list:
     """The engine's windows as bare model inputs, normalised over the whole recording."""
-    from w2vbackend.extract import recording_normalisation
+    from w2vbackend.normalisation import recording_normalisation
 
     mean, std = recording_normalisation(waveform) if loaded.do_normalize else (0.0, 1.0)
     inputs = []
@@ -205,7 +205,7 @@ def _bare(loaded, inputs: list) -> None:
 
 
 def _extract(bench: Bench, loaded, waveform: np.ndarray, **kwargs):
-    from w2vbackend.extract import extract
+    from w2vbackend import extract
 
     kwargs.setdefault("chunk_seconds", bench.settings.chunk_seconds)
     kwargs.setdefault("context_seconds", bench.settings.context_seconds)

@@ -69,7 +69,7 @@ def _parts(text: str) -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from w2vbackend.extract import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
+    from w2vbackend.defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -29,7 +29,8 @@ from audio_fixtures import (
 )
 from scipy import signal
 from scipy.io import wavfile
-from w2vbackend import audio
+from w2vbackend import audio, decoders
+from w2vbackend import resample as resample_module
 from w2vbackend.audio import (
     Audio,
     AudioWarning,
@@ -50,7 +51,7 @@ def force_scipy(monkeypatch) -> None:
     def refuse(path, name, target):
         raise RuntimeError("soundfile disabled for this test")
 
-    monkeypatch.setattr(audio, "_read_soundfile", refuse)
+    monkeypatch.setattr(decoders, "_read_soundfile", refuse)
 
 
 def interior(n: int, margin: int) -> slice:
@@ -244,14 +245,14 @@ def test_broken_torchaudio_is_skipped(tmp_path, monkeypatch):
     (package / "__init__.py").write_text("raise OSError('libtorchaudio.so: undefined symbol')\n")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     monkeypatch.delitem(sys.modules, "torchaudio", raising=False)
-    audio._torchaudio.cache_clear()
+    decoders._torchaudio.cache_clear()
     try:
         path = write(tmp_path / "a.wav", pcm16_wav(sine(300, 0.1, 16000)))
         force_scipy(monkeypatch)
         assert load_audio(path, 16000).reader == "scipy"
-        assert audio._torchaudio() is None
+        assert decoders._torchaudio() is None
     finally:
-        audio._torchaudio.cache_clear()
+        decoders._torchaudio.cache_clear()
 
 
 def test_working_torchaudio_is_used_when_soundfile_fails(tmp_path, monkeypatch):
@@ -263,12 +264,12 @@ def test_working_torchaudio_is_used_when_soundfile_fails(tmp_path, monkeypatch):
         return _FakeTensor(source.T.copy()), 16000
 
     monkeypatch.setitem(sys.modules, "torchaudio", types.SimpleNamespace(load=load))
-    audio._torchaudio.cache_clear()
+    decoders._torchaudio.cache_clear()
     try:
         path = write(tmp_path / "a b.wav", b"RIFF....WAVE not decodable by libsndfile")
         result = load_audio(path, 16000)
     finally:
-        audio._torchaudio.cache_clear()
+        decoders._torchaudio.cache_clear()
     assert result.reader == "torchaudio" and calls == [str(path.resolve())]
     assert result.original_channels == 2
     np.testing.assert_allclose(result.waveform, source.mean(axis=1), atol=1e-7)
@@ -279,12 +280,12 @@ def test_torchaudio_is_not_tried_when_soundfile_works(tmp_path, monkeypatch):
         raise AssertionError("torchaudio must not be used")
 
     monkeypatch.setitem(sys.modules, "torchaudio", types.SimpleNamespace(load=load))
-    audio._torchaudio.cache_clear()
+    decoders._torchaudio.cache_clear()
     try:
         path = write(tmp_path / "a.wav", pcm16_wav(sine(300, 0.1, 16000)))
         assert load_audio(path, 16000).reader == "soundfile"
     finally:
-        audio._torchaudio.cache_clear()
+        decoders._torchaudio.cache_clear()
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,10 +349,10 @@ def test_output_length_is_ceil_n_up_over_down(orig, target, n):
 def test_blocked_resampling_equals_resample_poly(monkeypatch, orig, target):
     """Blocks must be invisible: compare with one scipy resample_poly call over the whole signal,
     using the same filter, with blocks small enough that there are many of them."""
-    monkeypatch.setattr(audio, "RESAMPLE_BLOCK_SAMPLES", 997)
+    monkeypatch.setattr(resample_module, "RESAMPLE_BLOCK_SAMPLES", 997)
     x = np.random.default_rng(1).standard_normal(3 * orig // 2).astype(np.float32)
-    up, down = audio._ratio(orig, target)
-    h = audio._lowpass(up, down).astype(np.float64) / up
+    up, down = resample_module._ratio(orig, target)
+    h = resample_module._lowpass(up, down).astype(np.float64) / up
     expected = signal.resample_poly(x.astype(np.float64), up, down, window=h)
     y = resample(x, orig, target)
     assert y.shape == expected.shape

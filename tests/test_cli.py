@@ -4,6 +4,7 @@ codes, the lock, output-folder problems."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,8 +16,9 @@ import pytest
 import scipy.io
 import soundfile as sf
 from synth import speech_like
-from w2vbackend import cli, runner
-from w2vbackend.writers import OutputLock
+from w2vbackend import cli
+from w2vbackend import request as request_module
+from w2vbackend.lock import OutputLock
 from writers_fixtures import file_digests, temp_files
 
 BIN = Path(sys.executable).parent
@@ -60,8 +62,8 @@ def run_cli(xlsr_checkpoint, tmp_path, capsys):
 
 
 def test_outputs_equal_the_engines_arrays(run_cli, wav, tmp_path, xlsr_checkpoint):
+    from w2vbackend import extract
     from w2vbackend.audio import file_sha256
-    from w2vbackend.extract import extract
 
     audio = wav("a b.wav", duration_s=6.0)
     code, err, summary = run_cli(audio, "--layers", "1,-1", "--chunk-seconds", "2",
@@ -159,10 +161,12 @@ def test_a_changed_default_context_recomputes(run_cli, wav, monkeypatch):
     assert run_cli(audio)[2]["files"][0]["status"] == "written"
     explicit = run_cli(audio, "--context-seconds", str(DEFAULT_CONTEXT_SECONDS))[2]
     assert explicit["files"][0]["status"] == "up_to_date"
-    monkeypatch.setattr(runner, "DEFAULT_CONTEXT_SECONDS", DEFAULT_CONTEXT_SECONDS + 1.0)
-    request = runner.Request(audio=[str(audio)], context_seconds=None)
-    runner.validate_request(request)
-    assert request.context_seconds == DEFAULT_CONTEXT_SECONDS + 1.0
+    # A new default (the request's table is where defaults live) recomputes the old outputs.
+    option = request_module.OPTION_BY_NAME["context_seconds"]
+    monkeypatch.setitem(request_module.OPTION_BY_NAME, "context_seconds", dataclasses.replace(
+        option, default=DEFAULT_CONTEXT_SECONDS + 1.0))
+    changed = run_cli(audio)[2]
+    assert changed["files"][0]["status"] == "written"
 
 
 def test_many_files_one_failure_does_not_stop_the_others(run_cli, wav, tmp_path):
@@ -196,16 +200,16 @@ def test_verbose_adds_the_traceback(run_cli, tmp_path):
 
 def test_an_unexpected_exception_is_backend_failed_and_others_continue(run_cli, wav,
                                                                      monkeypatch):
-    import w2vbackend.extract as engine
+    import w2vbackend.engine as engine
 
-    real = engine.extract
+    real = engine.run_engine
 
-    def flaky(audio, **kwargs):
+    def flaky(audio, *args, **kwargs):
         if str(audio.path).endswith("boom.wav"):
             raise ZeroDivisionError("something\nbroke")
-        return real(audio, **kwargs)
+        return real(audio, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "extract", flaky)
+    monkeypatch.setattr(engine, "run_engine", flaky)
     code, err, summary = run_cli(wav("boom.wav"), wav("fine.wav", seed=3))
     assert code == 1
     first, second = summary["files"]
@@ -220,7 +224,7 @@ def test_an_unexpected_exception_is_backend_failed_and_others_continue(run_cli, 
     (["--basename", "a..b"], "'..'"),
     (["--layers", "six"], "layers"),
     (["--chunk-seconds", "0"], "chunk_seconds"),
-    (["--chunk-seconds", "abc"], "invalid float"),
+    (["--chunk-seconds", "abc"], "not a number"),
     (["--mat-version", "6"], "invalid choice"),
     (["--threads", "0"], "threads"),
 ])
@@ -273,7 +277,7 @@ def test_request_file_with_matlab_style_values(run_cli, wav, tmp_path, xlsr_chec
     ({"audio": ["a.wav"], "colour": "red"}, "unknown key"),
     ({"audio": 5}, "audio must be"),
     ({"audio": ["a.wav"], "overwrite": "yes"}, "overwrite must be"),
-    ({"audio": ["a.wav"], "layers": [1.5]}, "layers must be"),
+    ({"audio": ["a.wav"], "layers": [1.5]}, "not a layer index"),
     ({"audio": ["a.wav"], "threads": float("nan")}, "threads must be"),
     ({"audio": ["a.wav"], "threads": float("inf")}, "threads must be"),
     ([1, 2], "JSON object"),
@@ -351,12 +355,10 @@ def test_defaults_agree_with_the_engine():
 
     from w2vbackend import extract, model
 
-    engine = inspect.signature(extract.extract).parameters
-    assert engine["chunk_seconds"].default == cli.build_parser().get_default("chunk_seconds")
-    assert engine["context_seconds"].default == cli.build_parser().get_default("context_seconds")
-    assert engine["model"].default == cli.build_parser().get_default("model")
-    assert runner.GROUP_NORM_MODES == extract.GROUP_NORM_MODES
-    assert set(runner.DTYPES) == set(model.DTYPES)
+    parameters = inspect.signature(extract).parameters
+    for name in ("chunk_seconds", "context_seconds", "model", "dtype", "device", "group_norm"):
+        assert parameters[name].default == request_module.OPTION_BY_NAME[name].default, name
+    assert set(request_module.OPTION_BY_NAME["dtype"].choices) == set(model.DTYPES)
 
 
 def test_console_script_with_shell_characters_in_names(xlsr_checkpoint, wav, tmp_path):

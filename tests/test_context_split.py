@@ -12,14 +12,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from synth import CONV_KERNEL, CONV_STRIDE, speech_like, tiny_config_kwargs
-from w2vbackend.extract import (
-    DEFAULT_CONTEXT_SECONDS,
-    extract,
-    hidden_states,
-    plan_windows,
-    positional_reach,
-)
-from w2vbackend.model import FrameGeometry, load_model
+from w2vbackend import extract
+from w2vbackend.defaults import DEFAULT_CONTEXT_SECONDS
+from w2vbackend.forward import hidden_states, positional_reach
+from w2vbackend.geometry import FrameGeometry
+from w2vbackend.model import load_model
+from w2vbackend.windows import plan_windows
 
 SR = 16000
 FAMILIES = ("xlsr", "base", "hubert", "wavlm")

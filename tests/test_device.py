@@ -49,7 +49,7 @@ def test_device_module_does_not_import_torch():
 
 
 def test_engine_import_cleans_bad_mkl_value_before_torch_loads():
-    code = ("import os, sys; import w2vbackend.extract; "
+    code = ("import os, sys; import w2vbackend.engine; "
             "print(os.environ.get('MKL_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'), "
             "'torch' in sys.modules)")
     done = _run_python(code, MKL_NUM_THREADS="not-a-number", OMP_NUM_THREADS="3")

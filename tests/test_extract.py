@@ -9,17 +9,12 @@ import numpy as np
 import pytest
 import torch
 from synth import speech_like
-from w2vbackend import extract as extract_module
+from w2vbackend import Result, extract, normalisation
+from w2vbackend.defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 from w2vbackend.errors import AudioTooShortError, UsageError
-from w2vbackend.extract import (
-    DEFAULT_CHUNK_SECONDS,
-    DEFAULT_CONTEXT_SECONDS,
-    Result,
-    extract,
-    group_norm_statistics,
-    recording_normalisation,
-)
 from w2vbackend.model import load_model
+from w2vbackend.normalisation import group_norm_statistics, recording_normalisation
+from w2vbackend.npystore import NpyStore
 
 SR = 16000
 FAMILIES = ("xlsr", "base", "hubert", "wavlm")
@@ -171,7 +166,7 @@ def test_group_norm_statistics_equal_whole_recording_statistics(loaded, monkeypa
     lm = loaded["base"]
     audio = speech_like(7.0, seed=15)
     norm = recording_normalisation(audio)
-    monkeypatch.setattr(extract_module, "STATS_BLOCK_FRAMES", 999)  # many blocks
+    monkeypatch.setattr(normalisation, "STATS_BLOCK_FRAMES", 999)  # many blocks
     mean, var = group_norm_statistics(lm, audio, norm)
     x = torch.from_numpy(((audio - norm[0]) / norm[1]).astype(np.float32))[None, None]
     with torch.inference_mode():
@@ -237,34 +232,21 @@ def test_result_time_axis_and_metadata(loaded):
     assert meta["wall_time"] > 0
 
 
-def test_allocate_and_progress(loaded, tmp_path):
+def test_a_sink_gets_every_block_once_and_progress_is_reported(loaded, tmp_path):
     lm = loaded["base"]
     audio = speech_like(25.0, seed=18)
-    shapes, seconds = [], []
-
-    def allocate(shape):
-        shapes.append(shape)
-        return np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=np.float32,
-                                         shape=shape)
-
+    seconds = []
+    store = NpyStore(tmp_path / "out.npy")
     result = extract(audio, model=lm, sample_rate=SR, chunk_seconds=6.0, layers=[1, 4],
-                     allocate=allocate, progress=seconds.append)
-    assert shapes == [(2, 1249, 32)]
-    assert isinstance(result.embeddings, np.memmap)
-    result.embeddings.flush()
+                     sink=store, progress=seconds.append)
+    assert result.embeddings is None and result.shape == store.shape == (2, 1249, 32)
+    store.finish()
     on_disk = np.load(tmp_path / "out.npy")
-    np.testing.assert_array_equal(on_disk, result.embeddings)
     reference = extract(audio, model=lm, sample_rate=SR, chunk_seconds=6.0, layers=[1, 4])
     np.testing.assert_array_equal(on_disk, reference.embeddings)
     assert len(seconds) == result.metadata["num_windows"] == 5
     assert seconds == sorted(seconds) and seconds[0] == 6.0
     assert seconds[-1] == pytest.approx(25.0)
-
-
-def test_allocate_with_wrong_shape_is_refused(loaded):
-    with pytest.raises(ValueError, match="shape"):
-        extract(speech_like(2.0), model=loaded["xlsr"], sample_rate=SR,
-                allocate=lambda shape: np.empty((1, 1), np.float32))
 
 
 def test_too_short_audio(loaded):

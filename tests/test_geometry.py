@@ -8,13 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from synth import CONV_KERNEL, CONV_STRIDE
-from w2vbackend.extract import (
-    DEFAULT_CHUNK_SECONDS,
-    DEFAULT_CONTEXT_SECONDS,
-    frames_for_seconds,
-    plan_windows,
-)
-from w2vbackend.model import FrameGeometry
+from w2vbackend.defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
+from w2vbackend.geometry import FrameGeometry
+from w2vbackend.windows import frames_for_seconds, plan_windows
 
 SR = 16000
 ONE_HOUR = 3600 * SR

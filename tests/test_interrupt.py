@@ -36,7 +36,7 @@ stage, args = sys.argv[1], sys.argv[2:]
 def ready():
     print("READY", flush=True)
 
-from w2vbackend import cli, matfile, runner, writers
+from w2vbackend import cli, matfile, runner, transaction
 
 if stage == "early":                     # before the model is loaded
     real_load = runner._load
@@ -44,26 +44,26 @@ if stage == "early":                     # before the model is loaded
         ready(); time.sleep(30); return real_load(*a, **k)
     runner._load = _load
 elif stage == "inference":               # the engine is writing into the temporary .npy
-    import w2vbackend.extract as engine
-    real_extract = engine.extract
-    def extract(audio, **kw):
+    import w2vbackend.engine as engine
+    real_run = engine.run_engine
+    def run_engine(*a, **kw):
         progress = kw["progress"]
         def slow_progress(seconds):
             progress(seconds)
             ready(); time.sleep(30)
         kw["progress"] = slow_progress
-        return real_extract(audio, **kw)
-    engine.extract = extract
+        return real_run(*a, **kw)
+    engine.run_engine = run_engine
 elif stage == "mat":                     # half-way through the v7.3 MAT-file
     real_write = matfile.Mat73Array.write_frames
     def write_frames(self, *a):
         real_write(self, *a); ready(); time.sleep(30)
     matfile.Mat73Array.write_frames = write_frames
 elif stage == "commit":                  # while the files are renamed into place
-    real_fsync = writers._fsync_dir
+    real_fsync = transaction._fsync_dir
     def _fsync_dir(folder):
         ready(); time.sleep(1.0); real_fsync(folder)
-    writers._fsync_dir = _fsync_dir
+    transaction._fsync_dir = _fsync_dir
 sys.exit(cli.main(args))
 '''
 

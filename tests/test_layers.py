@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 from synth import build_checkpoint, speech_like
+from w2vbackend import extract
 from w2vbackend.errors import UsageError
-from w2vbackend.extract import extract, hidden_states, resolve_layers
+from w2vbackend.forward import hidden_states
+from w2vbackend.layers import resolve_layers
 from w2vbackend.model import load_model
 
 FAMILIES = ("xlsr", "base", "hubert", "wavlm")
@@ -48,10 +50,10 @@ def reference_state(output, index: int, total: int) -> torch.Tensor:
 # ---------------------------------------------------------------------------- resolve_layers
 
 @pytest.mark.parametrize(("spec", "expected"), [
-    (None, None), ("last", None), ("", None), (" LAST ", None),
+    (None, (4,)), ("last", (4,)), ("", (4,)), (" LAST ", (4,)),
     ("all", (0, 1, 2, 3, 4)),
     (0, (0,)), (4, (4,)), (-1, (4,)), (-5, (0,)), (np.int64(2), (2,)), (3.0, (3,)),
-    ([1, -1], (1, 4)), ((2, 2, -3), (2,)), ([4, 0, 2], (4, 0, 2)),
+    ([1, -1], (1, 4)), ([4, 0, 2], (4, 0, 2)),
     ("1,3,-1", (1, 3, 4)), (" 2 , -2 ", (2, 3)), ("[1, 2]", (1, 2)), ("3", (3,)),
     (np.array([1, 2]), (1, 2)),
 ])
@@ -60,7 +62,7 @@ def test_resolve_layers(spec, expected):
 
 
 @pytest.mark.parametrize("spec", [5, -6, [0, 7], "1,x", "first", [], True, [1.5], {"a": 1},
-                                  "1,,2"])
+                                  "1,,2", (2, 2, -3), [4, -1]])
 def test_resolve_layers_rejects(spec):
     with pytest.raises(UsageError):
         resolve_layers(spec, L)

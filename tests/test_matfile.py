@@ -8,7 +8,7 @@ import datetime
 import h5py
 import numpy as np
 import pytest
-from w2vbackend import writers
+from w2vbackend import matwriter, npystore
 from w2vbackend.matfile import Mat73Writer, hdf5_shape, mat73_header
 from writers_fixtures import OCTAVE, run_octave, write_synthetic
 
@@ -33,7 +33,7 @@ def test_hdf5_shape_reverses_matlab_dimensions():
 
 
 def _v73(tmp_path, monkeypatch, shape, layers=None, name="org/model-ü"):
-    monkeypatch.setattr(writers, "V5_AUTO_MAX_BYTES", 0)
+    monkeypatch.setattr(matwriter, "V5_AUTO_MAX_BYTES", 0)
     data, written = write_synthetic(tmp_path, shape, layers=layers, model_name=name)
     assert written.mat_version == "7.3"
     return data, written.mat
@@ -101,7 +101,7 @@ def test_v73_reads_back_with_mat73_and_pymatreader(tmp_path, monkeypatch, shape)
 
 def test_v73_blocks_cover_long_outputs_exactly(tmp_path, monkeypatch):
     # Blocks much smaller than the array, chunk length not dividing the frame count.
-    monkeypatch.setattr(writers, "BLOCK_BYTES", 4 * 16 * 50)
+    monkeypatch.setattr(npystore, "BLOCK_BYTES", 4 * 16 * 50)
     monkeypatch.setattr("w2vbackend.matfile.CHUNK_TARGET_BYTES", 4 * 16 * 7)
     data, path = _v73(tmp_path, monkeypatch, (2, 1003, 16))
     with h5py.File(path, "r") as f:
@@ -150,7 +150,7 @@ printf('name %s\\n', char(s.model_name(:)'));
 @pytest.mark.parametrize("shape", SHAPES)
 def test_octave_loads_both_versions(tmp_path, monkeypatch, version, shape):
     if version == "7.3":
-        monkeypatch.setattr(writers, "V5_AUTO_MAX_BYTES", 0)
+        monkeypatch.setattr(matwriter, "V5_AUTO_MAX_BYTES", 0)
     data, written = write_synthetic(tmp_path, shape, layers=(1, 2, 3)[:shape[0]]
                                     if len(shape) == 3 else (4,), model_name="org/model")
     assert written.mat_version == version

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from test_audio_catalogue import ACCEPTED, REFUSED
 from w2vbackend import cli
-from w2vbackend.model import FrameGeometry
+from w2vbackend.geometry import FrameGeometry
 
 GEOMETRY = FrameGeometry.from_kernels(16000, (10, 3, 3, 3, 3, 2, 2), (5, 2, 2, 2, 2, 2, 2))
 

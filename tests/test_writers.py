@@ -14,23 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-from w2vbackend import writers
+from w2vbackend import matwriter, npystore, outdir
 from w2vbackend.errors import OutputError, UsageError
-from w2vbackend.writers import (
-    DEFAULT_BASENAME,
-    NpyStore,
-    OutputLock,
-    OutputPaths,
-    OutputTransaction,
-    derive_basenames,
-    fingerprint_digest,
-    fingerprint_inputs,
-    is_up_to_date,
-    prepare_output_dir,
-    sparse_time_axis,
-    validate_basename,
-)
-from writers_fixtures import file_digests, frame_info, temp_files, write_synthetic
+from w2vbackend.fingerprint import fingerprint_digest, fingerprint_inputs, is_up_to_date
+from w2vbackend.lock import OutputLock
+from w2vbackend.metadata import sparse_time_axis
+from w2vbackend.names import DEFAULT_BASENAME, OutputPaths, derive_basenames, validate_basename
+from w2vbackend.npystore import NpyStore
+from w2vbackend.outdir import prepare_output_dir
+from w2vbackend.request import make_request
+from w2vbackend.transaction import OutputTransaction
+from writers_fixtures import file_digests, temp_files, write_synthetic
 
 # --------------------------------------------------------------------------------------------
 # Names
@@ -76,11 +70,10 @@ def test_a_bad_base_name_is_refused_even_for_several_inputs():
 def test_npy_store_is_a_valid_npy_and_reads_back_in_blocks(tmp_path, shape):
     store = NpyStore(tmp_path / "x.npy")
     data = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
-    target = store.allocate(shape)
-    assert isinstance(target, np.memmap)
-    target[...] = data
+    store.begin(shape)
+    for position in range(shape[0] if len(shape) == 3 else 1):
+        store.write(position, 0, data[position] if len(shape) == 3 else data)
     store.release_pages()  # drops pages from RSS; the data must stay
-    del target
     store.finish()
     np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), data)
     # Blocks of 3 frames (12-byte rows are forced into multiples of 3)
@@ -96,19 +89,26 @@ def test_npy_store_is_a_valid_npy_and_reads_back_in_blocks(tmp_path, shape):
 
 def test_npy_store_reserves_the_disk_space_up_front(tmp_path):
     store = NpyStore(tmp_path / "x.npy")
-    store.allocate((2000, 64))
+    store.begin((2000, 64))
     size = (tmp_path / "x.npy").stat().st_size
     assert size == store.offset + 2000 * 64 * 4
     if hasattr(os, "posix_fallocate"):
         assert (tmp_path / "x.npy").stat().st_blocks * 512 >= 2000 * 64 * 4
 
 
-def test_npy_store_adopts_an_array_the_engine_made_itself(tmp_path):
+def test_npy_store_releases_pages_by_the_bytes_it_was_given(tmp_path, monkeypatch):
+    released = []
     store = NpyStore(tmp_path / "x.npy")
-    data = np.random.default_rng(1).standard_normal((2, 30, 4)).astype(np.float32)
-    store.adopt(data)
-    store.finish()
-    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), data)
+    def release():
+        released.append(store._since_release)
+        store._since_release = 0
+
+    monkeypatch.setattr(store, "release_pages", release)
+    monkeypatch.setattr(npystore, "RELEASE_BYTES", 4 * 64 * 10)  # every 10 frames of 64
+    store.begin((35, 64))
+    for start in range(0, 35, 5):
+        store.write(0, start, np.ones((5, 64), np.float32))
+    assert released == [4 * 64 * 10] * 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def test_mat_v5_holds_every_field_in_matlab_orientation(tmp_path, shape, layers)
 
 
 def test_auto_writes_v73_above_the_threshold(tmp_path, monkeypatch):
-    monkeypatch.setattr(writers, "V5_AUTO_MAX_BYTES", 1000)
+    monkeypatch.setattr(matwriter, "V5_AUTO_MAX_BYTES", 1000)
     data, written = write_synthetic(tmp_path, (2, 40, 6), layers=(1, 2))
     assert written.mat_version == "7.3"
     with open(written.mat, "rb") as stream:
@@ -157,22 +157,22 @@ def test_auto_writes_v73_above_the_threshold(tmp_path, monkeypatch):
 
 
 def test_choose_mat_version_threshold():
-    limit = writers.V5_AUTO_MAX_BYTES
-    assert writers.choose_mat_version("auto", limit) == "5"
-    assert writers.choose_mat_version("auto", limit + 1) == "7.3"
-    assert writers.choose_mat_version("5", 10 * limit) == "5"
-    assert writers.choose_mat_version("7.3", 10) == "7.3"
-    assert writers.normalize_mat_version(7.3) == "7.3"
-    assert writers.normalize_mat_version(5) == "5"
+    limit = matwriter.V5_AUTO_MAX_BYTES
+    assert matwriter.choose_mat_version("auto", limit) == "5"
+    assert matwriter.choose_mat_version("auto", limit + 1) == "7.3"
+    assert matwriter.choose_mat_version("5", 10 * limit) == "5"
+    assert matwriter.choose_mat_version("7.3", 10) == "7.3"
+    assert matwriter.normalize_mat_version(7.3) == "7.3"
+    assert matwriter.normalize_mat_version(5) == "5"
     with pytest.raises(UsageError):
-        writers.normalize_mat_version("6")
+        matwriter.normalize_mat_version("6")
 
 
 def test_forcing_v5_over_its_limit_writes_mat_failed_but_npy_and_json(tmp_path, monkeypatch):
     # An earlier run's .mat must not stay next to the new .npy.
     write_synthetic(tmp_path, (20, 4), seed=5)
     assert (tmp_path / "emb.mat").exists()
-    monkeypatch.setattr(writers, "V5_MAX_VARIABLE_BYTES", 100)
+    monkeypatch.setattr(matwriter, "V5_MAX_VARIABLE_BYTES", 100)
     data, written = write_synthetic(tmp_path, (20, 4), mat_version="5")
     assert written.mat is None and written.mat_version is None
     assert not (tmp_path / "emb.mat").exists()
@@ -245,7 +245,8 @@ def test_a_failure_before_commit_leaves_earlier_outputs_and_no_temp_files(tmp_pa
     paths = OutputPaths(tmp_path, "emb")
     with pytest.raises(KeyboardInterrupt), OutputTransaction(paths) as tx:
         store = NpyStore(tx.temp("npy"))
-        store.allocate((99, 4))[...] = 1.0
+        store.begin((99, 4))
+        store.write(0, 0, np.ones((99, 4), np.float32))
         tx.temp("mat").write_bytes(b"half a file")
         raise KeyboardInterrupt
     assert file_digests(tmp_path) == before
@@ -296,7 +297,7 @@ def test_disk_full_while_reserving_the_npy_is_a_clean_output_error(tmp_path, mon
 def test_disk_full_while_writing_the_mat_is_a_clean_output_error(tmp_path, monkeypatch):
     write_synthetic(tmp_path, (12, 4), seed=1)
     before = file_digests(tmp_path)
-    monkeypatch.setattr(writers, "write_mat_v5", _enospc)
+    monkeypatch.setattr(matwriter, "write_mat_v5", _enospc)
     with pytest.raises(OutputError, match="disk full"):
         write_synthetic(tmp_path, (12, 4), seed=2)
     assert file_digests(tmp_path) == before
@@ -307,7 +308,8 @@ def test_too_little_free_space_is_refused_before_writing(tmp_path, monkeypatch):
     import shutil
 
     monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10, 10, 1000))
-    with pytest.raises(OutputError, match=r"disk full: the outputs need .* free"):
+    with pytest.raises(OutputError, match=r"not enough free disk space: the outputs need .* "
+                                          r"plus a margin of 16.0 MiB, and .* is free"):
         write_synthetic(tmp_path, (12, 4))
     assert os.listdir(tmp_path) == []
 
@@ -368,7 +370,7 @@ def test_a_lock_held_by_another_process_is_refused_and_a_dead_ones_taken_over(tm
     holder = subprocess.Popen(
         [sys.executable, "-c",
          ("import sys, time; from pathlib import Path;"
-          "from w2vbackend.writers import OutputLock;"
+          "from w2vbackend.lock import OutputLock;"
           "lock = OutputLock(Path(sys.argv[1])); lock.acquire(); print('held', flush=True);"
           "time.sleep(60)"), str(lock_path)],
         stdout=subprocess.PIPE, text=True)
@@ -390,17 +392,18 @@ def test_a_lock_held_by_another_process_is_refused_and_a_dead_ones_taken_over(tm
 
 
 def _inputs(**changes):
-    base = {"audio_sha256": "0" * 64, "model": "org/m", "revision": None, "layers": "last",
+    audio_sha256 = changes.pop("audio_sha256", "0" * 64)
+    base = {"audio": ["a.wav"], "model": "org/m", "revision": None, "layers": "last",
             "chunk_seconds": 20.0, "context_seconds": None, "dtype": "float32",
             "mat_version": "auto"}
     base.update(changes)
-    return fingerprint_inputs(**base)
+    return fingerprint_inputs(make_request(base), audio_sha256)
 
 
 @pytest.mark.parametrize("change", [
     {"audio_sha256": "1" * 64}, {"model": "org/other"}, {"revision": "abc"}, {"layers": "all"},
     {"layers": "6,12"}, {"chunk_seconds": 10.0}, {"context_seconds": 1.0},
-    {"dtype": "float16"}, {"mat_version": "7.3"}])
+    {"dtype": "float16"}, {"mat_version": "7.3"}, {"group_norm": "window"}])
 def test_every_input_changes_the_fingerprint(change):
     assert fingerprint_digest(_inputs(**change)) != fingerprint_digest(_inputs())
 
@@ -434,22 +437,13 @@ def test_up_to_date_needs_matching_fingerprint_and_intact_files(tmp_path, monkey
     paths.json.write_text("{ not json")
     assert not is_up_to_date(paths, "a" * 64)
     # A set with .mat.failed is never up to date: a rerun may manage to write the MAT-file.
-    monkeypatch.setattr(writers, "V5_MAX_VARIABLE_BYTES", 1)
+    monkeypatch.setattr(matwriter, "V5_MAX_VARIABLE_BYTES", 1)
     write_synthetic(tmp_path, (12, 4), digest="a" * 64, mat_version="5")
     assert not is_up_to_date(paths, "a" * 64)
 
 
-def test_frame_info_checks_the_time_axis():
-    info = frame_info((3, 10, 4))
-    assert info.matlab_shape == (10, 4, 3) and info.nbytes == 480
-    with pytest.raises(ValueError):
-        writers.FrameInfo(shape=(10, 4), time_axis=np.arange(9.0), layers=(1,), sample_rate=1,
-                          frame_stride=1.0, receptive_field=1.0, frame_center_offset=0.5,
-                          model_name="m")
-
-
 def test_a_name_the_file_system_refuses_is_a_usage_error(tmp_path, monkeypatch):
-    writers.probe_basename(tmp_path, "fine name")
+    outdir.probe_basename(tmp_path, "fine name")
     assert os.listdir(tmp_path) == []
     real_open = os.open
 
@@ -460,8 +454,8 @@ def test_a_name_the_file_system_refuses_is_a_usage_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "open", fat_like_open)
     with pytest.raises(UsageError, match="refused by the file system"):
-        writers.probe_basename(tmp_path, "what?")
+        outdir.probe_basename(tmp_path, "what?")
     long_name = "x" * 300  # longer than any file system allows (the real error, no monkeypatch)
     monkeypatch.undo()
     with pytest.raises(UsageError, match="refused by the file system"):
-        writers.probe_basename(tmp_path, long_name)
+        outdir.probe_basename(tmp_path, long_name)

@@ -9,14 +9,14 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from w2vbackend.writers import (
-    FrameInfo,
-    NpyStore,
-    OutputPaths,
-    OutputTransaction,
-    WrittenOutputs,
-    write_outputs,
-)
+from w2vbackend.audio import AudioInfo
+from w2vbackend.engine import EngineSettings, Result, RunFacts
+from w2vbackend.geometry import FrameGeometry
+from w2vbackend.model import ModelInfo
+from w2vbackend.names import OutputPaths
+from w2vbackend.npystore import NpyStore
+from w2vbackend.outputs import WrittenOutputs, write_outputs
+from w2vbackend.transaction import OutputTransaction
 
 OCTAVE = shutil.which("octave")
 STRIDE_S = 0.02
@@ -29,14 +29,27 @@ def synthetic_embeddings(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     return rng.standard_normal(shape).astype(np.float32)
 
 
-def frame_info(shape: tuple[int, ...], layers: tuple[int, ...] | None = None,
-               model_name: str = "facebook/wav2vec2-large-xlsr-53") -> FrameInfo:
+def synthetic_result(shape: tuple[int, ...], layers: tuple[int, ...] | None = None,
+                     model_name: str = "facebook/wav2vec2-large-xlsr-53") -> Result:
+    """A :class:`Result` describing embeddings of ``shape`` from a 16 kHz wav2vec2-like model
+    (stride 320, receptive field 400), without the array (a sink holds it)."""
     frames = shape[-2]
     if layers is None:
         layers = tuple(range(shape[0])) if len(shape) == 3 else (24,)
-    return FrameInfo(shape=tuple(shape), time_axis=np.arange(frames) * 320 / 16000,
-                     layers=layers, sample_rate=16000, frame_stride=STRIDE_S,
-                     receptive_field=0.025, frame_center_offset=0.0125, model_name=model_name)
+    geometry = FrameGeometry.from_kernels(16000, (400,), (320,))
+    samples = (frames - 1) * 320 + 400
+    model = ModelInfo(name=model_name, revision=None, commit_hash=None, model_type="wav2vec2",
+                      num_hidden_layers=max(layers), hidden_size=shape[-1], do_normalize=True,
+                      device="cpu", dtype="float32")
+    audio = AudioInfo(path="/x.wav", sample_rate=16000, num_samples=samples,
+                      original_sample_rate=16000, original_channels=1,
+                      original_num_samples=samples, reader="soundfile")
+    facts = RunFacts(settings=EngineSettings(), chunk_frames=1000, context_frames=25,
+                     positional_frames=(64, 63), num_windows=1, normalisation=(0.0, 1.0),
+                     group_norm=None, wall_time=0.0)
+    return Result(embeddings=None, layers=tuple(layers), num_frames=frames,
+                  hidden_size=shape[-1], geometry=geometry, model=model, audio=audio,
+                  facts=facts)
 
 
 def write_synthetic(folder: Path, shape: tuple[int, ...], *, basename: str = "emb",
@@ -48,12 +61,11 @@ def write_synthetic(folder: Path, shape: tuple[int, ...], *, basename: str = "em
     paths = OutputPaths(Path(folder), basename)
     with OutputTransaction(paths) as tx:
         store = NpyStore(tx.temp("npy"))
-        target = store.allocate(shape)
-        target[...] = data
-        del target
-        info = frame_info(shape, layers, model_name)
-        written = write_outputs(tx, store, info, mat_version=mat_version,
-                                run={"audio": {"path": "/x.wav"}},
+        store.begin(shape)
+        for position in range(shape[0] if len(shape) == 3 else 1):
+            store.write(position, 0, data[position] if len(shape) == 3 else data)
+        result = synthetic_result(shape, layers, model_name)
+        written = write_outputs(tx, store, result, mat_version=mat_version,
                                 fingerprint={"sha256": digest, "inputs": {}})
     return data, written
 

@@ -1,7 +1,8 @@
 """w2vbackend: exact, chunked wav2vec2-family embeddings with a sample-accurate time axis.
 
 The public API is re-exported here lazily, so that ``import w2vbackend`` (and a CLI run whose
-outputs are all up to date) never imports torch.
+outputs are all up to date) never imports torch. No exported name is also a submodule's name,
+so ``from w2vbackend import extract`` always gives the function.
 """
 
 from importlib import resources
@@ -15,14 +16,19 @@ sanitize_thread_env()
 __version__ = resources.files(__name__).joinpath("VERSION").read_text().strip()
 
 _LAZY = {
-    "extract": "extract",
-    "Result": "extract",
-    "resolve_layers": "extract",
+    "extract": "engine",
+    "Result": "engine",
+    "EngineSettings": "engine",
+    "resolve_layers": "layers",
     "load_model": "model",
     "LoadedModel": "model",
-    "FrameGeometry": "model",
+    "FrameGeometry": "geometry",
     "load_audio": "audio",
     "Audio": "audio",
+    "Request": "request",
+    "make_request": "request",
+    "run": "runner",
+    "W2VError": "errors",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import signal
 import sys
@@ -25,8 +24,8 @@ from .device import sanitize_thread_env
 sanitize_thread_env()
 
 from . import __version__  # noqa: E402
-from .errors import UsageError, W2VError  # noqa: E402
-from .writers import DEFAULT_BASENAME, MAT_VERSIONS  # noqa: E402
+from .errors import UsageError, W2VError, printable  # noqa: E402
+from .names import DEFAULT_BASENAME  # noqa: E402
 
 PROG = "w2v-extract"
 EXIT_OK = 0
@@ -67,13 +66,6 @@ option names with '_' (chunk_seconds, output_dir, ...) plus "audio" (a path
 or a list of paths); options given on the command line take precedence.
 """
 
-# Keys whose value may be null (or MATLAB's empty array) for "use the default".
-_NULLABLE_KEYS = ("revision", "summary_json", "context_seconds", "threads", "layers")
-REQUEST_KEYS = ("audio", "output_dir", "basename", "model", "device", "chunk_seconds",
-                "context_seconds", "layers", "dtype", "revision", "overwrite", "mat_version",
-                "threads", "quiet", "verbose", "summary_json", "group_norm")
-
-
 class Terminated(BaseException):
     """SIGTERM (or SIGHUP) received: unwinds like KeyboardInterrupt so that cleanup runs."""
 
@@ -82,14 +74,8 @@ class Terminated(BaseException):
         self.signum = signum
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
-                     argparse.RawDescriptionHelpFormatter):
-    """Defaults shown after each option; the epilog's layout kept as written."""
-
-
-# Appended to help texts that state their default in words: formats to nothing, and its presence
-# stops argparse from adding "(default: None)".
-_NO_DEFAULT = "%(default).0s"
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The epilog's layout kept as written."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,11 +85,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser(*, suppress_defaults: bool = False) -> _Parser:
-    """The option parser. ``suppress_defaults`` gives a parser whose namespace holds only the
-    options actually given (used to let them override a --request file)."""
-    from .defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, DEFAULT_MODEL
-    from .runner import DTYPES, GROUP_NORM_MODES
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_parser() -> _Parser:
+    """The option parser, made from :data:`w2vbackend.request.OPTIONS`. Its namespace holds only
+    the options actually given (the request's defaults fill the rest), so that a ``--request``
+    file supplies what the command line leaves out."""
+    from .request import OPTIONS
 
     parser = _Parser(
         prog=PROG,
@@ -111,153 +101,57 @@ def build_parser(*, suppress_defaults: bool = False) -> _Parser:
                     "models (wav2vec2, XLS-R, HuBERT, WavLM), with an exact time axis.",
         epilog=EPILOG,
         formatter_class=_HelpFormatter,
-        argument_default=argparse.SUPPRESS if suppress_defaults else None,
+        argument_default=argparse.SUPPRESS,
     )
-
-    def default(value):
-        return argparse.SUPPRESS if suppress_defaults else value
-
-    parser.add_argument("audio", nargs="*", metavar="AUDIO",
-                        help="audio files (WAV, FLAC, OGG, MP3, AIFF, ...)" + _NO_DEFAULT)
-    parser.add_argument("--model", default=default(DEFAULT_MODEL),
-                        help="Hugging Face model id or local model folder")
-    parser.add_argument("--device", default=default("auto"),
-                        help="auto (MPS, else CUDA, else CPU), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--chunk-seconds", type=float, default=default(DEFAULT_CHUNK_SECONDS),
-                        help="seconds of audio whose frames one model call keeps")
-    parser.add_argument("--context-seconds", type=float,
-                        default=default(DEFAULT_CONTEXT_SECONDS),
-                        help="seconds of real audio on each side of a chunk that go through the "
-                             "transformer layers and are discarded (attention context); the "
-                             "positional convolution's reach (~1.3 s) is always added")
-    parser.add_argument("--output-dir", default=default("."),
-                        help="folder for the outputs (created if missing)")
-    parser.add_argument("--basename", default=default(DEFAULT_BASENAME),
-                        help="base name of the output files; with several inputs each file "
-                             "gets <file stem>_<basename>")
-    parser.add_argument("--layers", default=default("last"),
-                        help="'last', 'all', or hidden-state indices such as 12 or 6,12,-1")
-    parser.add_argument("--dtype", choices=DTYPES, default=default("float32"),
-                        help="precision the model runs in (outputs are float32)")
-    parser.add_argument("--revision", default=default(None),
-                        help="branch, tag or commit of a hub model (default: the default "
-                             "branch)" + _NO_DEFAULT)
-    parser.add_argument("--threads", type=int, default=default(None),
-                        help="CPU threads for torch (default: torch's choice)" + _NO_DEFAULT)
-    parser.add_argument("--overwrite", action="store_true", default=default(False),
-                        help="recompute even when the outputs are up to date" + _NO_DEFAULT)
-    parser.add_argument("--mat-version", choices=MAT_VERSIONS, default=default("auto"),
-                        help="MAT-file format: auto (v5 when small, else v7.3), 5 or 7.3")
-    parser.add_argument("--group-norm", choices=GROUP_NORM_MODES, default=default("recording"),
-                        help="group-norm feature encoders (wav2vec2-base, HuBERT): first-layer "
-                             "statistics of the whole recording, or of each window")
-    parser.add_argument("--quiet", action="store_true", default=default(False),
-                        help="no progress bars or progress messages (errors are still shown)"
-                             + _NO_DEFAULT)
-    parser.add_argument("--verbose", action="store_true", default=default(False),
-                        help="print tracebacks of failures" + _NO_DEFAULT)
-    parser.add_argument("--request", metavar="FILE", default=default(None),
-                        help="JSON file with the options (see below)" + _NO_DEFAULT)
-    parser.add_argument("--summary-json", metavar="FILE", default=default(None),
-                        help="write a machine-readable outcome to FILE" + _NO_DEFAULT)
+    for option in OPTIONS:
+        shown = "" if option.default is None or option.kind == "flag" else \
+            f" (default: {option.default})"
+        if option.kind == "paths":
+            parser.add_argument("audio", nargs="*", metavar="AUDIO", help=option.help)
+        elif option.kind == "flag":
+            parser.add_argument(_flag(option.name), action="store_true", help=option.help)
+        elif option.kind in ("seconds", "count"):
+            parser.add_argument(_flag(option.name), type=_cli_number, metavar=option.metavar,
+                                help=option.help + shown)
+        elif option.kind == "choice":
+            parser.add_argument(_flag(option.name), choices=option.choices,
+                                help=option.help + shown)
+        else:
+            parser.add_argument(_flag(option.name), metavar=option.metavar,
+                                help=option.help + shown)
+    parser.add_argument("--request", metavar="FILE",
+                        help="JSON file with the options (see below)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
-# --------------------------------------------------------------------------------------------
-# Request file
-
-
-def _expect(key: str, value: Any, kinds: tuple, what: str) -> Any:
-    if isinstance(value, bool) and bool not in kinds:
-        raise UsageError(f"request: {key} must be {what}, got {value!r}")
-    if not isinstance(value, kinds):
-        raise UsageError(f"request: {key} must be {what}, got {value!r}")
-    return value
-
-
-def _request_value(key: str, value: Any) -> Any:
-    """Check and convert one value of a request file (as MATLAB's jsonencode writes it: an
-    empty MATLAB array ``[]`` arrives as ``[]`` and means "not given" for optional values)."""
-    if value == [] and key in _NULLABLE_KEYS:
-        value = None
-    if key == "audio":
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list) or not all(isinstance(v, str) and v for v in items):
-            raise UsageError("request: audio must be a path or a list of paths")
-        return items
-    if key in ("output_dir", "basename", "model", "device", "dtype", "group_norm"):
-        return _expect(key, value, (str,), "a string")
-    if key in ("revision", "summary_json"):
-        if value is None or value == "":
-            return None
-        return _expect(key, value, (str,), "a string or null")
-    if key in ("chunk_seconds", "context_seconds"):
-        if value is None and key == "context_seconds":
-            return None
-        return float(_expect(key, value, (int, float), "a number"))
-    if key == "threads":
-        if value is None:
-            return None
-        number = _expect(key, value, (int, float), "a positive integer or null")
-        if not math.isfinite(number) or float(number) != int(number):
-            raise UsageError(f"request: threads must be a positive integer, got {value!r}")
-        return int(number)
-    if key in ("overwrite", "quiet", "verbose"):
-        return _expect(key, value, (bool,), "true or false")
-    if key == "mat_version":
-        return str(_expect(key, value, (str, int, float), '"auto", "5" or "7.3"'))
-    if key == "layers":
-        if value is None:
-            return None
-        if isinstance(value, list):
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                       and float(v).is_integer() for v in value):
-                raise UsageError(f"request: layers must be indices, got {value!r}")
-            return [int(v) for v in value]
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        return _expect(key, value, (str, int), '"last", "all", an index or a list')
-    raise UsageError(f"request: unknown key {key!r}")  # pragma: no cover
-
-
-def read_request_file(path: str) -> dict[str, Any]:
-    """The options in a JSON request file, checked. Unknown keys are a usage error."""
+def _cli_number(text: str) -> float:
+    """A number from the command line (range checks are the request's)."""
     try:
-        with open(path, encoding="utf-8") as stream:
-            data = json.load(stream)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the request file ({exc.strerror or exc})") \
-            from None
-    except ValueError as exc:
-        raise UsageError(f"{path}: the request file is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: the request file must hold a JSON object")
-    unknown = sorted(set(data) - set(REQUEST_KEYS))
-    if unknown:
-        raise UsageError(f"{path}: unknown key(s) in the request file: {', '.join(unknown)}; "
-                         f"known: {', '.join(REQUEST_KEYS)}")
-    return {key: _request_value(key, value) for key, value in data.items()}
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
 def parse_request(argv: Sequence[str]):
-    """A :class:`~w2vbackend.runner.Request` from command-line arguments (and --request)."""
-    from .runner import Request
+    """A :class:`~w2vbackend.request.Request` from command-line arguments (and --request)."""
+    from .request import make_request, read_request_file
 
-    namespace = vars(build_parser().parse_args(argv))
-    given = vars(build_parser(suppress_defaults=True).parse_args(argv))
-    request_file = namespace.pop("request")
+    given = vars(build_parser().parse_args(argv))
+    request_file = given.pop("request", None)
+    values: dict[str, Any] = {}
     if request_file:
-        from_file = read_request_file(request_file)
-        if "audio" in from_file and namespace["audio"]:
+        values = read_request_file(request_file)
+        if values.get("audio") and given.get("audio"):
             raise UsageError("audio files given both on the command line and in the request "
                              "file; give them in one place")
-        for key, value in from_file.items():
-            if key not in given or (key == "audio" and not namespace["audio"]):
-                namespace[key] = value
-    if not namespace["audio"]:
+    if not given.get("audio"):
+        given.pop("audio", None)
+    values.update(given)
+    if not values.get("audio"):
         raise UsageError("no audio files given (AUDIO... or \"audio\" in --request)")
-    return Request(**namespace)
+    return make_request(values)
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,7 +222,7 @@ def write_summary(path: str, document: dict[str, Any]) -> None:
 
 
 def _print_summary(outcomes, reporter, quiet: bool) -> None:
-    from .runner import STATUS_FAILED, STATUS_UP_TO_DATE, STATUS_WRITTEN, _with_file
+    from .runner import STATUS_FAILED, STATUS_UP_TO_DATE, STATUS_WRITTEN, with_file
 
     failed = [o for o in outcomes if o.status == STATUS_FAILED]
     if quiet and not failed:
@@ -341,7 +235,7 @@ def _print_summary(outcomes, reporter, quiet: bool) -> None:
           file=sys.stderr)
     for outcome in failed:
         message = (outcome.error or {}).get("message", "not processed")
-        print(f"  failed: {_with_file(outcome.audio, message)}", file=sys.stderr)
+        print(f"  failed: {with_file(outcome.audio, message)}", file=sys.stderr)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -367,7 +261,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UsageError as exc:
         error = {"code": exc.code, "message": str(exc)}
         print(f"usage: {PROG} AUDIO... [options]  (see --help)", file=sys.stderr)
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         code = EXIT_USAGE
     except KeyboardInterrupt:
         code, error = _interrupted(signal.SIGINT, outcomes)
@@ -375,11 +269,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code, error = _interrupted(exc.signum, outcomes)
     except W2VError as exc:  # pragma: no cover - the runner reports these per file
         error = {"code": exc.code, "message": str(exc)}
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         code = EXIT_FAILED
     except Exception as exc:
         error = {"code": "backendFailed", "message": f"{type(exc).__name__}: {exc}"}
-        print(f"{PROG}: error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: internal error: {type(exc).__name__}: {printable(str(exc))}",
+              file=sys.stderr)
         if verbose:
             traceback.print_exc()
         code = EXIT_FAILED

@@ -54,3 +54,22 @@ class OutputError(W2VError):
     """Outputs cannot be written (folder not writable, disk full, locked by another run)."""
 
     code = "outputFailed"
+
+
+def printable(text: str) -> str:
+    """``text`` as one printable line: control characters (a newline or NUL in a file name) are
+    escaped, so that a message stays one line and cannot forge log lines."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def os_reason(exc: OSError) -> str:
+    """The operating system's words for ``exc`` ("No such file or directory")."""
+    return exc.strerror or type(exc).__name__
+
+
+def shorten(text: str, width: int = 120) -> str:
+    """``text`` made printable and cut to ``width`` characters (a 50 MB name is not echoed)."""
+    text = printable(text)
+    return text if len(text) <= width else text[:width - 1] + "…"

@@ -1,0 +1,157 @@
+"""The embeddings as a temporary memory-mapped ``.npy`` that the engine fills (a :class:`Sink`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import gc
+import math
+import mmap
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .errors import OutputError
+from .outdir import check_free_space, output_error
+
+# Size of the blocks copied from the .npy into a v7.3 MAT-file.
+BLOCK_BYTES = 16 * 2**20
+# While the engine fills the memory map, its written pages are dropped from this process's
+# resident set every RELEASE_BYTES (they stay in the page cache and go to disk as usual).
+RELEASE_BYTES = 64 * 2**20
+
+
+class NpyStore:
+    """The embeddings, float32, in a temporary ``.npy`` memory map that the engine fills.
+
+    A :class:`~w2vbackend.sink.Sink`: :meth:`begin` creates and preallocates the file (so a full
+    disk is an error at the start, not a crash half-way), :meth:`write` copies each finished
+    block into the map, and every ``RELEASE_BYTES`` actually written the map's pages are dropped
+    from the resident set, so that memory use does not grow with the output.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.shape: Optional[tuple[int, ...]] = None
+        self.offset = 0
+        self._array: Optional[np.memmap] = None
+        self._since_release = 0
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * math.prod(self.shape) if self.shape is not None else 0
+
+    @property
+    def array(self) -> Optional[np.memmap]:
+        return self._array
+
+    def begin(self, shape: tuple[int, ...]) -> None:
+        """Create the temporary .npy of ``shape`` (float32) and map it."""
+        shape = tuple(int(s) for s in shape)
+        if self._array is not None:
+            raise RuntimeError("NpyStore.begin called twice")
+        if any(s <= 0 for s in shape):
+            raise ValueError(f"cannot store an empty embedding array of shape {shape}")
+        check_free_space(self.path.parent, 4 * math.prod(shape))
+        try:
+            array = np.lib.format.open_memmap(self.path, mode="w+", dtype="<f4", shape=shape)
+            self.offset = int(array.offset)
+            _preallocate(self.path, self.offset + 4 * math.prod(shape))
+        except OSError as exc:
+            raise output_error(self.path.with_name(self.path.name.split(".tmp-")[0][1:]),
+                                "write the embeddings", exc) from None
+        self.shape = shape
+        self._array = array
+
+    def write(self, position: int, start: int, block: np.ndarray) -> None:
+        """Frames ``[start, start + len(block))`` of requested layer ``position``."""
+        if self._array is None:
+            raise RuntimeError("NpyStore.write before begin")
+        stop = start + block.shape[0]
+        if self._array.ndim == 2:
+            self._array[start:stop] = block
+        else:
+            self._array[position, start:stop] = block
+        self._since_release += int(block.nbytes)
+        if self._since_release >= RELEASE_BYTES:
+            self.release_pages()
+
+    def result(self) -> None:
+        """None: the embeddings live in the file (read them with :meth:`iter_blocks`)."""
+        return None
+
+    def release_pages(self) -> None:
+        """Drop the map's pages from this process's resident set (data stays in the file)."""
+        self._since_release = 0
+        mapping = getattr(self._array, "_mmap", None)
+        if mapping is None or not hasattr(mapping, "madvise"):
+            return
+        with contextlib.suppress(OSError, ValueError):
+            # MADV_DONTNEED on a shared file mapping: dirty pages go to the page cache first.
+            mapping.madvise(mmap.MADV_DONTNEED)
+
+    def finish(self) -> None:
+        """Flush the map to the file, unmap it, and fsync the file."""
+        if self._array is not None:
+            self._array.flush()
+        self.close()
+        with open(self.path, "rb+") as stream:
+            os.fsync(stream.fileno())
+
+    def close(self) -> None:
+        """Drop this object's reference to the map (the file stays)."""
+        self._array = None
+        gc.collect()
+
+    def read_frames(self, layer: Optional[int], start: int, stop: int) -> np.ndarray:
+        """Frames ``start .. stop-1`` of ``layer`` (None for the 2-D layout) as a new
+        ``(stop-start, hidden)`` float32 array, read from the file (not through the map, so the
+        pages do not count towards this process's memory)."""
+        if self.shape is None:
+            raise RuntimeError("nothing stored")
+        frames, hidden = self.shape[-2], self.shape[-1]
+        first = (0 if layer is None else layer * frames) + start
+        out = np.empty((stop - start, hidden), dtype="<f4")
+        with open(self.path, "rb") as stream:
+            stream.seek(self.offset + 4 * first * hidden)
+            view = memoryview(out).cast("B")
+            got = stream.readinto(view)
+        if got != out.nbytes:
+            raise OutputError(f"{self.path}: short read of the embeddings")
+        return out
+
+    def iter_blocks(self, block_bytes: int = BLOCK_BYTES, multiple: int = 1
+                    ) -> Iterator[tuple[Optional[int], int, np.ndarray]]:
+        """(layer, first frame, block) over the whole array, blocks of at most ``block_bytes``
+        whose frame counts are multiples of ``multiple`` (the HDF5 chunk length)."""
+        if self.shape is None:
+            return
+        frames, hidden = self.shape[-2], self.shape[-1]
+        rows = max(1, block_bytes // (4 * hidden))
+        rows = max(multiple, rows - rows % multiple)
+        layers: list[Optional[int]] = [None] if len(self.shape) == 2 else list(
+            range(self.shape[0]))
+        for layer in layers:
+            for start in range(0, frames, rows):
+                yield layer, start, self.read_frames(layer, start, min(frames, start + rows))
+
+
+def _preallocate(path: Path, total_bytes: int) -> None:
+    """Reserve disk blocks for the whole file, so that a full disk fails here with ENOSPC rather
+    than as SIGBUS while the engine writes through the map."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, total_bytes)
+    except OSError as exc:
+        # File systems without fallocate (some network ones): the free-space check must do.
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, getattr(errno, "ENOTSUP", 95)):
+            raise
+    finally:
+        os.close(fd)
+
