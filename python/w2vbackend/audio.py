@@ -9,8 +9,9 @@ scipy) and resampled by :mod:`w2vbackend.resample`. Decoding streams in blocks, 
 memory is the mono float32 signal at the file's rate plus the resampled one.
 
 A truncated file (its header declares more samples than the file holds) is read up to the last
-complete sample frame; the fact is recorded in ``Audio.warnings`` and emitted as an
-:class:`AudioWarning`. Everything else that is wrong with an input raises
+complete sample frame (a length the header only estimates, as in an MP3 without a Xing/Info
+frame count, is not taken as a declaration); the fact is recorded in ``Audio.warnings`` and
+emitted as an :class:`AudioWarning`. Everything else that is wrong with an input raises
 :class:`~w2vbackend.errors.AudioError` (or :class:`~w2vbackend.errors.AudioNotFoundError`) with
 a one-line message that names the file and the reason.
 """
@@ -22,9 +23,11 @@ import os
 import stat
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from .decode_check import describe_decode
 from .decoders import blocks_of, decode_file, mix_down, pcm_scaling
 from .errors import AudioError, AudioNotFoundError, UsageError, os_reason, printable
 from .resample import as_rate, check_source_rate, resample
@@ -50,7 +53,12 @@ class Audio:
     original_num_samples: samples per channel before resampling (as read).
     path: absolute path of the file, ``None`` for arrays.
     reader: ``"soundfile"``, ``"torchaudio"``, ``"scipy"``, or ``"array"``.
-    warnings: one-line caveats, e.g. that a truncated file was read up to its end.
+    warnings: one-line caveats, e.g. that a truncated file was read up to its end, or that a
+        lossy file may be late by its codec delay.
+    decode: how the file was decoded (JSON-serialisable): ``format``, ``subtype``,
+        ``decoder``, ``sample_exact`` (``True``: sample 0 is the source's sample 0; ``False``:
+        late by a codec delay, see ``warning``; ``None``: not known, see ``reason``).
+        ``None`` for arrays.
     """
 
     waveform: np.ndarray
@@ -61,6 +69,7 @@ class Audio:
     path: str | None
     reader: str
     warnings: tuple[str, ...] = ()
+    decode: dict[str, Any] | None = None
 
     @property
     def duration(self) -> float:
@@ -74,7 +83,8 @@ class Audio:
                          original_sample_rate=int(self.original_sample_rate),
                          original_channels=int(self.original_channels),
                          original_num_samples=int(self.original_num_samples),
-                         reader=str(self.reader), warnings=tuple(self.warnings), sha256=sha256)
+                         reader=str(self.reader), warnings=tuple(self.warnings), sha256=sha256,
+                         decode=self.decode)
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,7 @@ class AudioInfo:
     reader: str
     warnings: tuple[str, ...] = ()
     sha256: str | None = None
+    decode: dict[str, Any] | None = None
 
     @property
     def duration(self) -> float:
@@ -129,6 +140,9 @@ def load_audio(path: str | os.PathLike, target_sample_rate: int) -> Audio:
     abspath = _check_path(path)
     name = printable(abspath)
     decoded, reader = decode_file(abspath, name, target)
+    decode = describe_decode(abspath, name, reader, decoded.container, decoded.sample_rate)
+    if decode["warning"]:
+        decoded.warnings.append(decode["warning"])
     for message in decoded.warnings:
         warnings.warn(message, AudioWarning, stacklevel=2)
     return Audio(
@@ -140,6 +154,7 @@ def load_audio(path: str | os.PathLike, target_sample_rate: int) -> Audio:
         path=abspath,
         reader=reader,
         warnings=tuple(decoded.warnings),
+        decode=decode,
     )
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import soundfile
 from scipy.io import wavfile
 
+from .decode_check import declared_length_is_exact
 from .errors import AudioError
 from .resample import check_source_rate
 
@@ -57,6 +58,7 @@ class Decoded:
     sample_rate: int
     channels: int
     warnings: list[str]
+    container: tuple[str, str] | None = None  # soundfile's (format, subtype)
 
 
 class _ReaderFailed(ValueError):
@@ -184,13 +186,16 @@ def _read_soundfile_quietly(path: str, name: str, target: int) -> Decoded:
 
         mono = mix_down(blocks(), declared, rate, name)
         log = handle.extra_info
+        container = (str(handle.format), str(handle.subtype))
     notes = _short_chunks(log)
-    if 0 < mono.shape[0] < declared:
+    # An MP3 without a Xing/Info frame count declares only an estimate from its size.
+    if 0 < mono.shape[0] < declared and declared_length_is_exact(path, container[0]):
         notes.append(f"the header declares {declared} samples per channel")
     if mono.shape[0] == 0:
         detail = f" ({'; '.join(notes)})" if notes else ""
         raise AudioError(f"{name}: contains no audio samples{detail}")
-    return Decoded(mono, rate, channels, _truncation_warnings(name, notes, mono, rate))
+    return Decoded(mono, rate, channels, _truncation_warnings(name, notes, mono, rate),
+                   container)
 
 
 def _short_chunks(log: str) -> list[str]:

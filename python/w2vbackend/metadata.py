@@ -111,6 +111,7 @@ def _audio(result: Result) -> dict[str, Any]:
         "original_num_samples": audio.original_num_samples,
         "reader": audio.reader,
         "warnings": list(audio.warnings),
+        "decode": audio.decode,
     }
 
 
