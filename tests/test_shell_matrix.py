@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SHELLS = ("sh", "dash", "bash", "zsh", "tcsh", "csh", "fish")
 # What the program records: its arguments and LD_LIBRARY_PATH, into the file named last.
 PROGRAM = """import json, os, sys
@@ -87,7 +88,9 @@ def test_commands_carry_no_data(cases):
 def test_every_shell_runs_the_same_program_with_the_same_data(cases, shell, tmp_path):
     exe = shutil.which(shell)
     if exe is None:
-        pytest.skip(f"{shell} is not installed (apt-get install --no-install-recommends {shell})")
+        # Under CI every shell must be there (.ci/run installs them).
+        (pytest.fail if IN_CI else pytest.skip)(
+            f"{shell} is not installed (apt-get install --no-install-recommends {shell})")
     out = cases["folder"] / "out.json"
     for name, built in cases["built"].items():
         wanted = cases["wanted"][name]
