@@ -35,8 +35,8 @@ function result = extract(audioFiles, varargin)
     %                     ['facebook/wav2vec2-large-xlsr-53']
     %     Device          'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' ['auto']
     %     ChunkSeconds    audio per forward pass, s [20]
-    %     ContextSeconds  context added on each side of a chunk, s
-    %                     [[] = the backend's default]
+    %     ContextSeconds  real audio added on each side of a chunk for the
+    %                     transformer's attention, s [0.5]
     %     Layers          'last' | 'all' | vector of hidden-state indices,
     %                     negative counts from the end (e.g. [6 12 -1]) ['last']
     %     DType           'float32' | 'float16' | 'bfloat16' ['float32']
@@ -44,8 +44,9 @@ function result = extract(audioFiles, varargin)
     %     MatVersion      'auto' | '5' | '7.3' (also numeric 5 or 7.3); 'auto'
     %                     writes v5 up to 128 MiB of embeddings, else v7.3
     %                     ['auto']
-    %     Revision        hub revision (branch, tag or commit) ['' = default]
-    %     Threads         CPU threads for torch [[] = backend's choice]
+    %     Revision        hub revision (branch, tag or commit) [[] = the hub's
+    %                     default branch]
+    %     Threads         CPU threads for torch [[] = torch's choice]
     %     Quiet           no progress output [false]
     %     OnError         'error': the first failed file raises w2v:<code> with
     %                     the backend's message; 'continue': failed files come
