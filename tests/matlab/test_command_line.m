@@ -7,7 +7,12 @@ end
 
 function value = hostile(marker)
     value = [sprintf('it''s "a" & b; $(touch %s) `touch %s` ! %%PATH%% \\ $HOME ', ...
-                     marker, marker) 'Aufnahme ä 音声'];
+                     marker, marker) 'Aufnahme ' utf8([195 164 32 233 159 179 229 163 176])];
+end
+
+function text = utf8(bytes)
+    % Non-ASCII text from its UTF-8 bytes (the source stays ASCII).
+    text = native2unicode(uint8(bytes), 'UTF-8');
 end
 
 function test_command_holds_no_data()
