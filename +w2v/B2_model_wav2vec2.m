@@ -46,10 +46,12 @@ function result = B2_model_wav2vec2(varargin)
     %
     %   See also w2v.extract, w2v.load, w2v.setup, w2v.doctor.
 
+    % The pipeline's own defaults (the lab's layout), relative to ProjectRoot.
     stimulus = fullfile('data', 'Stimuli', 'Audio', 'audio_original_merged.wav');
     own = {'AudioFile', @is_file_list, stimulus
            'ProjectRoot', @(x) isempty(x) || w2v.internal.is_text(x), ''
-           'OutputDir', @(x) w2v.internal.is_text(x) && ~isempty(x), fullfile('Models', 'wav2vec2')};
+           'OutputDir', @(x) w2v.internal.is_text(x) && ~isempty(x), fullfile('Models', 'wav2vec2')
+          };
     opts = w2v.internal.parse_options('w2v.B2_model_wav2vec2', varargin, own);
     files = w2v.internal.text_list(opts.AudioFile, 'AudioFile');
     root = project_root(opts.ProjectRoot);

@@ -26,6 +26,17 @@ function test_toolbox_prj_ships_toolbox_backend_and_readme()
     end
 end
 
+function test_toolbox_prj_declares_linux_and_macos_only()
+    prj = fileread(fullfile(w2v.internal.toolbox_root(), 'toolbox.prj'));
+    wanted = struct('windows', 'false', 'macos', 'true', 'linux', 'true');
+    for name = fieldnames(wanted)'
+        found = regexp(prj, sprintf('<param.compatiblity.%s>(\\w+)<', name{1}), 'tokens', 'once');
+        w2vtest.verify(~isempty(found), 'toolbox.prj lacks compatibility with %s', name{1});
+        w2vtest.verify_equal(found{1}, wanted.(name{1}), ['compatibility ' name{1}]);
+    end
+    w2vtest.verify(~isempty(strfind(prj, 'Windows is not supported')), 'description');
+end
+
 function test_bad_option_values_raise_badArgument()
     bad = {{'ChunkSeconds', -1}, {'ChunkSeconds', 'x'}, {'DType', 'float64'}, ...
            {'Layers', 'middle'}, {'Layers', 1.5}, {'MatVersion', 6}, {'OnError', 'ignore'}, ...
