@@ -178,10 +178,8 @@ def install(venv_dir, args, log_path):
             copy = os.path.join(scratch, "python")
             shutil.copytree(BACKEND, copy, ignore=lambda _d, names: [
                 n for n in names if ignored_name(n)])
+            # pip always reinstalls a project given as a folder, even at the same version.
             run_logged(pip + [copy], log_path, "pip install of the backend")
-            # The version number need not change with the sources: replace the copy anyway.
-            run_logged(pip + ["--force-reinstall", "--no-deps", copy], log_path,
-                       "pip install of the backend")
     say("checking that the backend imports")
     run_logged(
         [python, "-c", "import torch, transformers, soundfile, scipy, h5py, w2vbackend"],
@@ -218,9 +216,10 @@ def main(argv=None):
 
     state = wanted_state(args)
     stamp = read_stamp(stamp_path)
-    # A --dev environment also serves a plain request.
+    # A --dev environment (editable: it follows the sources) also serves a plain request.
+    as_dev = {k: v for k, v in dict(state, dev=True).items() if k != "backend_sha256"}
     if os.path.exists(venv_python(venv_dir)) and stamp is not None and (
-        stamp == state or (not args.dev and stamp == dict(state, dev=True))
+        stamp == state or (not args.dev and stamp == as_dev)
     ):
         say("up to date (%s)" % venv_dir)
         print_result(venv_dir, started)
