@@ -9,9 +9,10 @@ function result = B2_model_wav2vec2(varargin)
     %   Models/wav2vec2/wav2vec2_embeddings.npy/.mat/.json there, and returns
     %   the result read back. The caller's folder is restored afterwards, also
     %   when an error occurs. Relative paths (AudioFile, OutputDir, a Model
-    %   folder) are taken from ProjectRoot, as in the original workflow. A
-    %   toolbox installed read-only (an .mltbx) is never written to: ProjectRoot
-    %   is then the current folder.
+    %   folder) are taken from ProjectRoot, as in the original workflow. An
+    %   installed toolbox (an .mltbx: it ships without the tests folder) or a
+    %   read-only one is never written to: ProjectRoot is then the current
+    %   folder.
     %
     %   Output
     %     result  struct, see w2v.extract / w2v.load: embeddings
@@ -22,7 +23,7 @@ function result = B2_model_wav2vec2(varargin)
     %
     %   Name-Value options (defaults in brackets)
     %     ProjectRoot     folder the relative paths are taken from [the
-    %                     repository root when it is writable, else pwd()]
+    %                     repository root of a writable checkout, else pwd()]
     %     AudioFile       recording(s) ['data/Stimuli/Audio/audio_original_merged.wav']
     %     OutputDir       output folder ['Models/wav2vec2']
     %     BaseName        output base name ['wav2vec2_embeddings']
@@ -75,8 +76,9 @@ function root = project_root(given)
         end
         return
     end
+    % A checkout has the repository's tests folder, which an .mltbx does not ship.
     root = w2v.internal.toolbox_root();
-    if ~w2v.internal.is_writable(root)
+    if ~isfolder(fullfile(root, 'tests')) || ~w2v.internal.is_writable(root)
         root = pwd();
     end
 end
