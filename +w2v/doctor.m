@@ -16,7 +16,8 @@ function report = doctor(varargin)
     %     venv            char: the environment folder w2v uses
     %     python_version  char, e.g. '3.11' ('' without an environment)
     %     pyenv_supported logical: this MATLAB release's pyenv accepts that
-    %                     Python ([] in Octave, which has no pyenv)
+    %                     Python ([] in Octave, which has no pyenv, and for a
+    %                     release before R2023b)
     %     backend_version char ('' when the backend does not import)
     %     torch_version   char ('' when torch does not import)
     %     cuda_devices    cell array of char: CUDA devices torch sees

@@ -38,10 +38,15 @@ function report = environment_checks(report)
     report = add(report, 'environment', true, sprintf('%s (Python %s)', report.venv, ...
                                                       report.python_version), '');
     if ~w2v.internal.is_octave()
-        [action, id, message] = w2v.internal.python_gateway('pyenv_check');
-        report.pyenv_supported = ~strcmp(id, 'w2v:pyenvUnsupportedPython');
-        detail = yes_no(report.pyenv_supported, 'this release''s pyenv accepts it', message);
-        report = add(report, 'pyenv', true, [detail ' (action: ' action ')'], '');
+        [action, ~, message, supported] = w2v.internal.python_gateway('pyenv_check');
+        report.pyenv_supported = supported;
+        detail = yes_no(isequal(supported, true), 'this release''s pyenv accepts it', ...
+                        yes_no(isempty(supported), 'not in w2v''s table of releases', ...
+                               'this release''s pyenv does not accept it'));
+        if ~isempty(message)
+            detail = [detail '; ' message];
+        end
+        report = add(report, 'pyenv', true, [detail ' (w2v: ' action ')'], '');
     end
     try
         found = w2v.internal.python_gateway('doctor');

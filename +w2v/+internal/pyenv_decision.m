@@ -1,6 +1,6 @@
-function [action, id, message] = pyenv_decision(state)
+function [action, id, message, supported] = pyenv_decision(state)
     %PYENV_DECISION What to do with MATLAB's pyenv before an extraction (pure).
-    %   [action, id, message] = w2v.internal.pyenv_decision(state)
+    %   [action, id, message, supported] = w2v.internal.pyenv_decision(state)
     %   STATE    struct with fields
     %              is_octave     logical
     %              status        pyenv Status: 'NotLoaded', 'Loaded', 'Terminated'
@@ -14,6 +14,8 @@ function [action, id, message] = pyenv_decision(state)
     %   ID, MESSAGE  '' or one informative warning (shown once per session by
     %            the gateway). The extraction runs as a subprocess in every
     %            case: no state of pyenv stops it.
+    %   SUPPORTED true or false: this release's pyenv accepts venv_version;
+    %            [] in Octave or for a release before w2v's table.
     %
     %   Python versions pyenv supports (MathWorks' table): R2023b-R2024a
     %   3.9-3.11, R2024b-R2025b 3.9-3.12; a newer release is assumed to match
@@ -22,8 +24,14 @@ function [action, id, message] = pyenv_decision(state)
     action = 'none';
     id = '';
     message = '';
+    supported = [];
     if state.is_octave
         return
+    end
+    [low, high, note] = supported_range(state.release);
+    minor = python_minor(state.venv_version);
+    if ~isempty(low)
+        supported = ~isempty(minor) && minor >= low && minor <= high;
     end
     if strcmp(state.status, 'Loaded')
         if ~(strcmp(state.executable, state.venv_python) && strcmp(state.mode, 'OutOfProcess'))
@@ -34,11 +42,9 @@ function [action, id, message] = pyenv_decision(state)
         end
         return
     end
-    [low, high, note] = supported_range(state.release);
-    minor = python_minor(state.venv_version);
-    if isempty(low)
+    if isempty(supported)
         return
-    elseif isempty(minor) || minor < low || minor > high
+    elseif ~supported
         id = 'w2v:pyenvUnsupportedPython';
         message = sprintf(['MATLAB R%s%s supports Python 3.%d-3.%d for pyenv and the w2v ' ...
                            'environment has Python %s, so w2v does not select it with ' ...

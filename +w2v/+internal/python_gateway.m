@@ -18,8 +18,9 @@ function varargout = python_gateway(action, varargin)
     %   version = w2v.internal.python_gateway('venv_version') is the
     %       environment's Python version from its pyvenv.cfg, e.g. '3.11' ('' when
     %       unknown).
-    %   [action, id, message] = w2v.internal.python_gateway('pyenv_check') is
-    %       w2v.internal.pyenv_decision for this session (nothing changed).
+    %   [action, id, message, supported] = w2v.internal.python_gateway(
+    %       'pyenv_check') is w2v.internal.pyenv_decision for this session
+    %       (nothing is changed).
     %   python = w2v.internal.python_gateway('find_system_python', candidate)
     %       is a python3 >= 3.9 to build the environment with (CANDIDATE: a path,
     %       or '' to search); w2v:pythonNotFound / w2v:pythonTooOld otherwise.
@@ -48,7 +49,7 @@ function varargout = python_gateway(action, varargin)
         case 'venv_version'
             varargout{1} = venv_version(venv_dir());
         case 'pyenv_check'
-            [varargout{1:3}] = w2v.internal.pyenv_decision(pyenv_state(venv_interpreter()));
+            [varargout{1:4}] = w2v.internal.pyenv_decision(pyenv_state(venv_interpreter()));
         case 'find_system_python'
             varargout{1} = find_system_python(varargin{1});
         case 'setup'

@@ -26,8 +26,10 @@ function [status, output] = run_command(argv, stderrTarget, libraryPath)
 end
 
 function put_back(names, values)
+    % unsetenv came to MATLAB in R2022b; before, an empty value does as well.
+    canUnset = exist('unsetenv') ~= 0; %#ok<EXIST>
     for k = 1:numel(names)
-        if isempty(values{k})
+        if isempty(values{k}) && canUnset
             unsetenv(names{k});
         else
             setenv(names{k}, values{k});
