@@ -2,10 +2,19 @@
 """Create or update the Python environment of the w2v toolbox.
 
 Usage:
-    python3 setup_venv.py               # .venv at the repository root, backend + dependencies
-    python3 setup_venv.py --dev         # also test and lint tools (pytest, ruff, MISS_HIT, ...)
+    python3 setup_venv.py               # the environment, with the backend and its dependencies
+    python3 setup_venv.py --dev         # editable backend, plus test and lint tools (a checkout)
     python3 setup_venv.py --recreate    # delete the environment and start over
-    python3 setup_venv.py --venv DIR    # put the environment somewhere else (read-only installs)
+    python3 setup_venv.py --venv DIR    # put the environment somewhere else
+
+Where the environment goes without --venv: $W2V_VENV if set; else <toolbox>/.venv or
+~/.w2v/venv, whichever already holds an environment; else <toolbox>/.venv when the toolbox
+folder is writable (a checkout) and ~/.w2v/venv when it is not (a read-only install). MATLAB's
+w2v functions look in the same places.
+
+Without --dev the backend is installed from a copy of python/ made in a temporary folder, so
+nothing (no egg-info, no build/) is written into the toolbox folder; --dev installs it editable.
+Windows is not supported.
 
 The script uses the standard library only and runs with any python3 >= 3.9. A second run with
 nothing changed finishes in seconds: what was installed is recorded in a stamp file inside the
@@ -17,12 +26,14 @@ log is).
 """
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 MIN_PYTHON = (3, 9)
@@ -61,21 +72,53 @@ def check_python():
 
 
 def venv_python(venv_dir):
-    if os.name == "nt":
-        return os.path.join(venv_dir, "Scripts", "python.exe")
     return os.path.join(venv_dir, "bin", "python")
+
+
+def default_venv():
+    """Where the environment goes without --venv (the rule MATLAB's gateway also follows)."""
+    if os.environ.get("W2V_VENV"):
+        return os.environ["W2V_VENV"]
+    in_toolbox = os.path.join(ROOT, ".venv")
+    per_user = os.path.join(os.path.expanduser("~"), ".w2v", "venv")
+    for candidate in (in_toolbox, per_user):
+        if os.path.exists(venv_python(candidate)):
+            return candidate
+    return in_toolbox if os.access(ROOT, os.W_OK) else per_user
+
+
+def backend_digest():
+    """SHA-256 over the backend's sources: a copied (non-editable) install must follow them."""
+    digest = hashlib.sha256()
+    for folder, dirs, files in sorted(os.walk(BACKEND)):
+        dirs[:] = sorted(d for d in dirs if not ignored_name(d))
+        for name in sorted(files):
+            if ignored_name(name):
+                continue
+            path = os.path.join(folder, name)
+            digest.update(os.path.relpath(path, BACKEND).encode("utf-8") + b"\0")
+            with open(path, "rb") as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()
+
+
+def ignored_name(name):
+    return name in ("__pycache__", "build", "dist") or name.endswith((".egg-info", ".pyc"))
 
 
 def wanted_state(args):
     """What the environment should hold; a change in any of it triggers a reinstall."""
     with open(PYPROJECT, "rb") as handle:
         digest = hashlib.sha256(handle.read()).hexdigest()
-    return {
+    state = {
         "pyproject_sha256": digest,
         "dev": bool(args.dev),
         "python": sys.version.split()[0],
         "backend": BACKEND,
     }
+    if not args.dev:
+        state["backend_sha256"] = backend_digest()
+    return state
 
 
 def read_stamp(path):
@@ -99,6 +142,8 @@ def run_logged(command, log_path, what):
 def create_venv(venv_dir, log_path):
     say("creating %s" % venv_dir)
     parent = os.path.dirname(venv_dir) or "."
+    with contextlib.suppress(OSError):
+        os.makedirs(parent, exist_ok=True)
     if not os.access(parent, os.W_OK):
         fail("cannot create %s: %s is not writable (use --venv DIR)" % (venv_dir, parent))
     code = subprocess.call(
@@ -122,9 +167,19 @@ def install(venv_dir, args, log_path):
     # torch is by far the largest download; installing it on its own makes a failure name it.
     say("installing torch (the largest package; this can take a few minutes)")
     run_logged(pip + ["torch>=2.4"], log_path, "pip install torch")
-    target = BACKEND + ("[dev]" if args.dev else "")
-    say("installing the backend and its dependencies%s" % (" (with dev tools)" if args.dev else ""))
-    run_logged(pip + ["-e", target], log_path, "pip install -e %s" % target)
+    if args.dev:
+        say("installing the backend (editable) and its dependencies with dev tools")
+        target = BACKEND + "[dev]"
+        run_logged(pip + ["-e", target], log_path, "pip install -e %s" % target)
+    else:
+        say("installing the backend and its dependencies")
+        with tempfile.TemporaryDirectory(prefix="w2v-backend-") as scratch:
+            # pip and setuptools write egg-info and build/ beside the sources: into the copy.
+            copy = os.path.join(scratch, "python")
+            shutil.copytree(BACKEND, copy, ignore=lambda _d, names: [
+                n for n in names if ignored_name(n)])
+            # pip always reinstalls a project given as a folder, even at the same version.
+            run_logged(pip + [copy], log_path, "pip install of the backend")
     say("checking that the backend imports")
     run_logged(
         [python, "-c", "import torch, transformers, soundfile, scipy, h5py, w2vbackend"],
@@ -134,6 +189,8 @@ def install(venv_dir, args, log_path):
 
 
 def main(argv=None):
+    if os.name == "nt":
+        fail("Windows is not supported; use Linux or macOS (or WSL)")
     check_python()
     parser = argparse.ArgumentParser(
         description="Create or update the w2v Python environment.",
@@ -143,11 +200,12 @@ def main(argv=None):
     parser.add_argument("--recreate", action="store_true", help="delete the environment first")
     parser.add_argument(
         "--venv",
-        default=os.environ.get("W2V_VENV") or os.path.join(ROOT, ".venv"),
-        help="where to create the environment (also read from W2V_VENV)",
+        default=None,
+        help="where to create the environment (default: $W2V_VENV, else <toolbox>/.venv when "
+        "the toolbox folder is writable, else ~/.w2v/venv)",
     )
     args = parser.parse_args(argv)
-    venv_dir = os.path.abspath(args.venv)
+    venv_dir = os.path.abspath(args.venv or default_venv())
     stamp_path = os.path.join(venv_dir, STAMP_NAME)
     log_path = os.path.join(venv_dir, LOG_NAME)
     started = time.time()
@@ -158,9 +216,10 @@ def main(argv=None):
 
     state = wanted_state(args)
     stamp = read_stamp(stamp_path)
-    # A --dev environment also serves a plain request.
+    # A --dev environment (editable: it follows the sources) also serves a plain request.
+    as_dev = {k: v for k, v in dict(state, dev=True).items() if k != "backend_sha256"}
     if os.path.exists(venv_python(venv_dir)) and stamp is not None and (
-        stamp == state or (not args.dev and stamp == dict(state, dev=True))
+        stamp == state or (not args.dev and stamp == as_dev)
     ):
         say("up to date (%s)" % venv_dir)
         print_result(venv_dir, started)

@@ -26,7 +26,8 @@ function result = extract(audioFiles, varargin)
     %                 'up_to_date' or 'failed') and error ([] or struct with
     %                 code and message).
     %
-    %   Name-Value options (defaults in brackets)
+    %   Name-Value options (defaults in brackets; an option left out, or set to
+    %   [], is not sent, and the backend's default applies)
     %     OutputDir       folder for the outputs ['.']
     %     BaseName        output base name ['wav2vec2_embeddings']; with several
     %                     files each gets '<file name>_<BaseName>'
@@ -34,8 +35,8 @@ function result = extract(audioFiles, varargin)
     %                     ['facebook/wav2vec2-large-xlsr-53']
     %     Device          'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' ['auto']
     %     ChunkSeconds    audio per forward pass, s [20]
-    %     ContextSeconds  context added on each side of a chunk, s
-    %                     [[] = the backend's default]
+    %     ContextSeconds  real audio added on each side of a chunk for the
+    %                     transformer's attention, s [0.5]
     %     Layers          'last' | 'all' | vector of hidden-state indices,
     %                     negative counts from the end (e.g. [6 12 -1]) ['last']
     %     DType           'float32' | 'float16' | 'bfloat16' ['float32']
@@ -43,8 +44,9 @@ function result = extract(audioFiles, varargin)
     %     MatVersion      'auto' | '5' | '7.3' (also numeric 5 or 7.3); 'auto'
     %                     writes v5 up to 128 MiB of embeddings, else v7.3
     %                     ['auto']
-    %     Revision        hub revision (branch, tag or commit) ['' = default]
-    %     Threads         CPU threads for torch [[] = backend's choice]
+    %     Revision        hub revision (branch, tag or commit) [[] = the hub's
+    %                     default branch]
+    %     Threads         CPU threads for torch [[] = torch's choice]
     %     Quiet           no progress output [false]
     %     OnError         'error': the first failed file raises w2v:<code> with
     %                     the backend's message; 'continue': failed files come
@@ -56,7 +58,8 @@ function result = extract(audioFiles, varargin)
     %   Errors (identifiers): w2v:venvMissing (run w2v.setup), w2v:audioNotFound,
     %   w2v:audioInvalid, w2v:audioTooShort, w2v:modelLoadFailed,
     %   w2v:deviceUnavailable, w2v:outputFailed, w2v:badArgument,
-    %   w2v:backendFailed, w2v:pythonAlreadyLoaded (MATLAB: restart MATLAB).
+    %   w2v:backendFailed, w2v:unsafePath (a path with a line break),
+    %   w2v:unsupportedPlatform (Windows). w2v.doctor() checks the set-up.
     %
     %   Example
     %     fs = 16000; t = (0:3 * fs - 1)' / fs;
@@ -65,12 +68,12 @@ function result = extract(audioFiles, varargin)
     %     imagesc(r.time_axis, 1:size(r.embeddings, 2), r.embeddings');
     %     xlabel('time (s)'); ylabel('feature');
     %
-    %   See also w2v.load, w2v.B2_model_wav2vec2, w2v.setup.
+    %   See also w2v.load, w2v.B2_model_wav2vec2, w2v.setup, w2v.doctor.
 
     if nargin < 1
         error('w2v:badArgument', 'w2v.extract needs the audio file(s) as first argument.');
     end
     files = w2v.internal.text_list(audioFiles, 'audioFiles');
-    opts = w2v.internal.parse_options('w2v.extract', w2v.internal.default_options(), varargin);
+    opts = w2v.internal.parse_options('w2v.extract', varargin);
     result = w2v.internal.run_extraction(files, opts);
 end

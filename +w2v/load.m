@@ -1,11 +1,17 @@
 function result = load(pathOrBase)
     %LOAD Read the outputs of one w2v run back into a struct.
     %   result = w2v.load(pathOrBase)
+    %   result = w2v.load(outputFolder)
     %
     %   Input
-    %     pathOrBase  char row or string scalar: the base path of a run's outputs
-    %                 without extension (<OutputDir>/<BaseName>), or the path of
-    %                 any one of them (.mat, .npy or .json).
+    %     pathOrBase    char row or string scalar: the base path of a run's
+    %                   outputs without extension (<OutputDir>/<BaseName>), or
+    %                   the path of any one of them (.mat, .npy or .json).
+    %     outputFolder  a folder (the OutputDir of a run): the one set of outputs
+    %                   in it (<base>.json with <base>.npy or <base>.mat) is
+    %                   read. A folder holding several sets raises
+    %                   w2v:ambiguousOutputs, whose message lists their base
+    %                   paths; pass one of them instead.
     %
     %   Output (scalar struct)
     %     embeddings           [frames x hidden] single for one layer, or
@@ -32,8 +38,11 @@ function result = load(pathOrBase)
     %   GNU Octave reads v7.3 files through its HDF5 loader, which drops the
     %   MATLAB classes; w2v.load restores them (single embeddings, char names).
     %
+    %   Errors: w2v:outputNotFound, w2v:ambiguousOutputs, w2v:outputInvalid,
+    %   w2v:badArgument.
+    %
     %   Example
-    %     r = w2v.load(fullfile('Models', 'wav2vec2', 'wav2vec2_embeddings'));
+    %     r = w2v.load(fullfile('Models', 'wav2vec2'));   % the pipeline's folder
     %     plot(r.time_axis, r.embeddings(:, 1)); xlabel('time (s)');
     %
     %   See also w2v.extract, w2v.B2_model_wav2vec2.
@@ -41,7 +50,11 @@ function result = load(pathOrBase)
     if ~w2v.internal.is_text(pathOrBase) || isempty(pathOrBase)
         error('w2v:badArgument', 'pathOrBase must be a char vector or a string scalar.');
     end
-    base = strip_extension(char(pathOrBase));
+    base = char(pathOrBase);
+    if isfolder(base)
+        base = only_set_in(base);
+    end
+    base = strip_extension(base);
     files = struct('mat', existing([base '.mat']), 'npy', existing([base '.npy']), ...
                    'json', existing([base '.json']));
     if isempty(files.mat) && isempty(files.npy)
@@ -63,6 +76,24 @@ end
 
 function base = strip_extension(path)
     base = regexprep(path, '\.(mat|npy|json|mat\.failed)$', '', 'ignorecase');
+end
+
+function base = only_set_in(folder)
+    % Base paths that have a .json and a .npy or .mat: the sets a run leaves.
+    listing = dir(fullfile(folder, '*.json'));
+    bases = cellfun(@(name) fullfile(folder, name(1:end - 5)), {listing.name}, ...
+                    'UniformOutput', false);
+    keep = cellfun(@(b) isfile([b '.npy']) || isfile([b '.mat']), bases);
+    bases = sort(bases(keep));
+    if isempty(bases)
+        error('w2v:outputNotFound', 'No w2v outputs in the folder %s.', folder);
+    elseif numel(bases) > 1
+        quoted = strrep(bases, '''', '''''');
+        error('w2v:ambiguousOutputs', ...
+              '%s holds %d sets of w2v outputs; load one of them:%s', folder, ...
+              numel(bases), sprintf('\n  w2v.load(''%s'')', quoted{:}));
+    end
+    base = bases{1};
 end
 
 function path = existing(path)

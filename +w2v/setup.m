@@ -9,11 +9,14 @@ function python = setup(varargin)
     %   progress is printed as it goes. Needs internet access the first time.
     %
     %   Where the environment goes: VenvDir if given, else the W2V_VENV
-    %   environment variable, else <toolbox folder>/.venv. A toolbox installed
-    %   from an .mltbx lives in a read-only add-ons folder: pass a writable
-    %   VenvDir, e.g. fullfile(userpath, 'w2v-venv'). w2v.setup then sets
-    %   W2V_VENV for this session; add the printed setenv line to startup.m so
-    %   later sessions find the environment too.
+    %   environment variable, else <toolbox folder>/.venv when the toolbox
+    %   folder is writable (a checkout), else ~/.w2v/venv (a toolbox installed
+    %   read-only, e.g. from an .mltbx); every w2v function looks in the same
+    %   places. The backend is installed as a copy (pip install of a snapshot
+    %   of python/), so nothing is written into the toolbox folder; Dev
+    %   installs it editable instead, for work on a checkout. With a VenvDir
+    %   that is none of these, w2v.setup sets W2V_VENV for this session; add
+    %   the printed setenv line to startup.m so later sessions find it too.
     %
     %   Output
     %     python  char: absolute path of the environment's interpreter
@@ -21,17 +24,19 @@ function python = setup(varargin)
     %   Name-Value options (defaults in brackets)
     %     Python    python3 to build the environment with ['' = search PATH and
     %               the usual install locations]
-    %     VenvDir   environment folder [W2V_VENV, else <toolbox folder>/.venv]
-    %     Dev       also install test and lint tools [false]
+    %     VenvDir   environment folder [W2V_VENV, else <toolbox folder>/.venv
+    %               when writable, else ~/.w2v/venv]
+    %     Dev       editable backend plus test and lint tools [false]
     %     Recreate  delete the environment first [false]
     %
     %   Errors: w2v:pythonNotFound, w2v:pythonTooOld, w2v:venvNotWritable,
-    %   w2v:setupFailed (with the script's reason and the path of its log).
+    %   w2v:setupFailed (with the script's reason and the path of its log),
+    %   w2v:unsupportedPlatform (Windows).
     %
     %   Example
     %     w2v.setup();                       % once, after installing the toolbox
     %
-    %   See also w2v.extract, w2v.version.
+    %   See also w2v.extract, w2v.doctor, w2v.version.
 
     parser = inputParser();
     parser.FunctionName = 'w2v.setup';
@@ -74,22 +79,11 @@ end
 
 function require_writable(folder)
     % The folder itself, or the nearest existing parent, must take new files.
-    probe = folder;
-    while ~isfolder(probe)
-        parent = fileparts(probe);
-        if strcmp(parent, probe)
-            break
-        end
-        probe = parent;
-    end
-    testFile = fullfile(probe, ['.w2v_write_test_' sprintf('%d', round(rand() * 1e9))]);
-    fid = fopen(testFile, 'w');
-    if fid < 0
+    [writable, probe] = w2v.internal.is_writable(folder);
+    if ~writable
         error('w2v:venvNotWritable', ...
               ['Cannot create the Python environment in %s (%s is not writable). Pass a ' ...
                'writable folder: w2v.setup(''VenvDir'', fullfile(userpath, ''w2v-venv''))'], ...
               folder, probe);
     end
-    fclose(fid);
-    delete(testFile);
 end

@@ -6,7 +6,10 @@ Usage (from the repository root, after ``python3 setup_venv.py --dev``):
     .venv/bin/python tests/run_all.py --only pytest -- -k audio   # one step, extra pytest args
 
 Steps: ``ruff`` (Python lint), ``pytest`` (backend tests), ``mh`` (MISS_HIT style, lint and
-metrics on the MATLAB code), ``octave`` (tests/matlab in GNU Octave). A step whose tool is missing
+metrics on the MATLAB code), ``octave`` (tests/matlab in GNU Octave). The pytest step includes
+the shell matrix (w2v's command strings under sh, dash, bash, zsh, tcsh, csh and fish) and, when
+run as root, the tests as an unprivileged user (``tests/test_unprivileged.py``: permission tests
+and a read-only install). A step whose tool is missing
 is reported as skipped with the reason, except under CI (``CI=true``), where every tool must be
 there. Exit status 0 only when every step passed. The last line totals the tests of all steps.
 """

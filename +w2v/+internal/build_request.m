@@ -1,36 +1,45 @@
 function request = build_request(audioFiles, opts)
     %BUILD_REQUEST The backend's JSON request (struct) for parsed options.
     %   request = w2v.internal.build_request(audioFiles, opts). AUDIOFILES is a
-    %   cell array of char; relative paths, like OutputDir and a Model folder
-    %   that exists, are made absolute against the current folder. Empty
-    %   optional values are left out, so the backend's defaults apply.
+    %   cell array of char; OPTS comes from w2v.internal.parse_options. Only the
+    %   options present in OPTS are sent, so the backend's defaults apply to
+    %   the rest. Relative paths (audio, OutputDir, a Model folder that exists)
+    %   are made absolute against the current folder.
 
     here = pwd();
     request = struct();
     request.audio = cellfun(@(f) w2v.internal.absolute_path(f, here), audioFiles(:)', ...
                             'UniformOutput', false);
-    request.output_dir = w2v.internal.absolute_path(opts.OutputDir, here);
-    request.basename = opts.BaseName;
-    request.model = opts.Model;
-    if isfolder(opts.Model)
-        request.model = w2v.internal.absolute_path(opts.Model, here);
+    table = w2v.internal.option_table();
+    for k = 1:size(table, 1)
+        [name, key] = table{k, 1:2};
+        if ~isempty(key) && isfield(opts, name)
+            request.(key) = request_value(name, opts.(name), here);
+        end
     end
-    request.device = opts.Device;
-    request.chunk_seconds = double(opts.ChunkSeconds);
-    if ~isempty(opts.ContextSeconds)
-        request.context_seconds = double(opts.ContextSeconds);
+end
+
+function value = request_value(name, value, here)
+    switch name
+        case 'OutputDir'
+            value = w2v.internal.absolute_path(value, here);
+        case 'Model'
+            if isfolder(value)
+                value = w2v.internal.absolute_path(value, here);
+            end
+        case {'ChunkSeconds', 'ContextSeconds', 'Threads'}
+            value = double(value);
+        case {'Overwrite', 'Quiet'}
+            value = logical(value);
+        case 'DType'
+            value = lower(value);
+        case 'Layers'
+            value = layers_value(value);
+        case 'MatVersion'
+            if isnumeric(value)
+                value = num2str(value);
+            end
     end
-    request.layers = layers_value(opts.Layers);
-    request.dtype = lower(opts.DType);
-    if ~isempty(opts.Revision)
-        request.revision = opts.Revision;
-    end
-    request.overwrite = logical(opts.Overwrite);
-    request.mat_version = mat_version(opts.MatVersion);
-    if ~isempty(opts.Threads)
-        request.threads = double(opts.Threads);
-    end
-    request.quiet = logical(opts.Quiet);
 end
 
 function value = layers_value(layers)
@@ -38,13 +47,5 @@ function value = layers_value(layers)
         value = lower(strtrim(layers));
     else
         value = double(layers(:)');
-    end
-end
-
-function value = mat_version(x)
-    if isnumeric(x)
-        value = num2str(x);
-    else
-        value = char(x);
     end
 end

@@ -1,15 +1,32 @@
-function opts = parse_options(functionName, defaults, args)
-    %PARSE_OPTIONS Parse Name-Value arguments against DEFAULTS with inputParser.
-    %   opts = w2v.internal.parse_options(functionName, defaults, args) returns
-    %   a struct with one field per field of DEFAULTS (text values as char).
-    %   ARGS is the cell array of Name-Value arguments. Invalid values raise
-    %   w2v:badArgument naming the option.
+function opts = parse_options(functionName, args, extra)
+    %PARSE_OPTIONS Parse Name-Value arguments against w2v.internal.option_table.
+    %   opts = w2v.internal.parse_options(functionName, args) returns a struct
+    %   holding the MATLAB-side options (with their defaults) and only those
+    %   backend options the caller set to a non-empty value (text as char).
+    %   opts = w2v.internal.parse_options(functionName, args, extra) also
+    %   accepts the options of EXTRA, an m x 3 cell {Name, validator, default}
+    %   (a caller's own options, e.g. AudioFile); a default given there for an
+    %   option of the table replaces the table's. ARGS is the cell array of
+    %   Name-Value arguments. Invalid values raise w2v:badArgument naming the
+    %   option.
 
+    if nargin < 3
+        extra = cell(0, 3);
+    end
+    table = w2v.internal.option_table();
     parser = inputParser();
     parser.FunctionName = functionName;
-    names = fieldnames(defaults);
-    for k = 1:numel(names)
-        parser.addParameter(names{k}, defaults.(names{k}), validator(names{k}));
+    for k = 1:size(table, 1)
+        default = table{k, 4};
+        row = find(strcmp(extra(:, 1), table{k, 1}), 1);
+        if ~isempty(row)
+            default = extra{row, 3};
+        end
+        parser.addParameter(table{k, 1}, default, table{k, 3});
+    end
+    own = extra(~ismember(extra(:, 1), table(:, 1)), :);
+    for k = 1:size(own, 1)
+        parser.addParameter(own{k, 1}, own{k, 3}, own{k, 2});
     end
     try
         parser.parse(args{:});
@@ -17,73 +34,15 @@ function opts = parse_options(functionName, defaults, args)
         error('w2v:badArgument', '%s', err.message);
     end
     opts = parser.Results;
+    names = fieldnames(opts);
     for k = 1:numel(names)
-        % A string array (several files) stays as it is: text_list takes it.
-        if isstring(opts.(names{k})) && isscalar(opts.(names{k}))
-            opts.(names{k}) = char(opts.(names{k}));
+        value = opts.(names{k});
+        isBackend = any(strcmp(table(:, 1), names{k}) & ~cellfun(@isempty, table(:, 2)));
+        if isBackend && isempty(value)
+            opts = rmfield(opts, names{k});
+        elseif isstring(value) && isscalar(value)
+            % A string array (several files) stays as it is: text_list takes it.
+            opts.(names{k}) = char(value);
         end
-    end
-end
-
-function check = validator(name)
-    checks = struct('AudioFile', @is_file_list, ...
-                    'OutputDir', @is_name, 'BaseName', @is_name, ...
-                    'Model', @is_name, 'Device', @is_name, ...
-                    'ChunkSeconds', @is_positive_number, ...
-                    'ContextSeconds', @is_optional_seconds, ...
-                    'Layers', @valid_layers, ...
-                    'DType', @(x) is_one_of(x, {'float32', 'float16', 'bfloat16'}), ...
-                    'Overwrite', @is_flag, 'Quiet', @is_flag, 'LoadResults', @is_flag, ...
-                    'MatVersion', @(x) any(strcmp(mat_version_text(x), {'auto', '5', '7.3'})), ...
-                    'Revision', @(x) isempty(x) || w2v.internal.is_text(x), ...
-                    'Threads', @is_optional_count, ...
-                    'OnError', @(x) is_one_of(x, {'error', 'continue'}));
-    check = checks.(name);
-end
-
-function tf = is_file_list(x)
-    tf = w2v.internal.is_text(x) || iscellstr(x) || isstring(x);
-end
-
-function tf = is_name(x)
-    tf = w2v.internal.is_text(x) && numel(char(x)) > 0;
-end
-
-function tf = is_positive_number(x)
-    tf = isnumeric(x) && isscalar(x) && isfinite(x) && x > 0;
-end
-
-function tf = is_optional_seconds(x)
-    tf = isempty(x) || (isnumeric(x) && isscalar(x) && isfinite(x) && x >= 0);
-end
-
-function tf = is_optional_count(x)
-    tf = isempty(x) || (isnumeric(x) && isscalar(x) && x >= 1 && x == round(x));
-end
-
-function tf = is_flag(x)
-    tf = (islogical(x) || isnumeric(x)) && isscalar(x);
-end
-
-function tf = is_one_of(x, choices)
-    tf = w2v.internal.is_text(x) && any(strcmpi(char(x), choices));
-end
-
-function tf = valid_layers(x)
-    if w2v.internal.is_text(x)
-        tf = ~isempty(regexp(char(x), '^(last|all|-?\d+(\s*,\s*-?\d+)*)$', 'once'));
-    else
-        tf = isnumeric(x) && ~isempty(x) && isvector(x) && all(x == round(x));
-    end
-end
-
-function textValue = mat_version_text(x)
-    %MAT_VERSION_TEXT 'auto', '5' or '7.3' for char, string or numeric input.
-    if isnumeric(x) && isscalar(x)
-        textValue = num2str(x);
-    elseif w2v.internal.is_text(x)
-        textValue = char(x);
-    else
-        textValue = '';
     end
 end

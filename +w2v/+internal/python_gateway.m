@@ -7,10 +7,20 @@ function varargout = python_gateway(action, varargin)
     %       returns the decoded summary (struct). Per-file failures are left in
     %       the summary; a missing environment or a backend that exits without a
     %       summary raises w2v:venvMissing or w2v:backendFailed.
+    %   report = w2v.internal.python_gateway('doctor') is the decoded output of
+    %       "<venv python> -m w2vbackend.doctor --json" (struct).
     %   python = w2v.internal.python_gateway('interpreter') is the environment's
     %       interpreter (char); w2v:venvMissing when it does not exist.
     %   folder = w2v.internal.python_gateway('venv_dir') is where the environment
-    %       is looked for: the W2V_VENV environment variable, else <root>/.venv.
+    %       is: W2V_VENV if set; else <root>/.venv or ~/.w2v/venv, whichever
+    %       holds an environment; else <root>/.venv when the toolbox folder is
+    %       writable, ~/.w2v/venv when it is not (setup_venv.py: the same rule).
+    %   version = w2v.internal.python_gateway('venv_version') is the
+    %       environment's Python version from its pyvenv.cfg, e.g. '3.11' ('' when
+    %       unknown).
+    %   [action, id, message, supported] = w2v.internal.python_gateway(
+    %       'pyenv_check') is w2v.internal.pyenv_decision for this session
+    %       (nothing is changed).
     %   python = w2v.internal.python_gateway('find_system_python', candidate)
     %       is a python3 >= 3.9 to build the environment with (CANDIDATE: a path,
     %       or '' to search); w2v:pythonNotFound / w2v:pythonTooOld otherwise.
@@ -18,16 +28,28 @@ function varargout = python_gateway(action, varargin)
     %       setup_venv.py with that interpreter (EXTRAARGS: cellstr of flags);
     %       w2v:setupFailed with the script's one-line reason when it fails.
     %
-    %   Parameters cross to Python only as JSON data; the command line holds
-    %   nothing but quoted paths of interpreters, scripts and temporary files.
+    %   Parameters cross to Python only as JSON data; every program runs through
+    %   w2v.internal.run_command, so no path ever reaches a shell as text.
+    %   Windows is not supported (w2v:unsupportedPlatform).
 
+    if ispc()
+        error('w2v:unsupportedPlatform', ...
+              ['w2v runs on Linux and macOS; Windows is not supported. Use WSL or a ' ...
+               'Linux or macOS machine.']);
+    end
     switch action
         case 'extract'
             varargout{1} = run_backend(varargin{1});
+        case 'doctor'
+            varargout{1} = run_doctor();
         case 'interpreter'
             varargout{1} = venv_interpreter();
         case 'venv_dir'
             varargout{1} = venv_dir();
+        case 'venv_version'
+            varargout{1} = venv_version(venv_dir());
+        case 'pyenv_check'
+            [varargout{1:4}] = w2v.internal.pyenv_decision(pyenv_state(venv_interpreter()));
         case 'find_system_python'
             varargout{1} = find_system_python(varargin{1});
         case 'setup'
@@ -39,17 +61,24 @@ end
 
 function folder = venv_dir()
     folder = getenv('W2V_VENV');
-    if isempty(folder)
-        folder = fullfile(w2v.internal.toolbox_root(), '.venv');
+    if ~isempty(folder)
+        return
+    end
+    inToolbox = fullfile(w2v.internal.toolbox_root(), '.venv');
+    perUser = fullfile(getenv('HOME'), '.w2v', 'venv');
+    if isfile(interpreter_in(inToolbox))
+        folder = inToolbox;
+    elseif isfile(interpreter_in(perUser))
+        folder = perUser;
+    elseif w2v.internal.is_writable(w2v.internal.toolbox_root())
+        folder = inToolbox;
+    else
+        folder = perUser;
     end
 end
 
 function python = interpreter_in(folder)
-    if ispc()
-        python = fullfile(folder, 'Scripts', 'python.exe');
-    else
-        python = fullfile(folder, 'bin', 'python');
-    end
+    python = fullfile(folder, 'bin', 'python');
 end
 
 function python = venv_interpreter()
@@ -63,6 +92,19 @@ function python = venv_interpreter()
     end
 end
 
+function version = venv_version(folder)
+    % pyvenv.cfg (written by venv, virtualenv and uv) names the base version.
+    version = '';
+    file = fullfile(folder, 'pyvenv.cfg');
+    if isfile(file)
+        found = regexp(w2v.internal.read_text(file), ...
+                       '(?m)^\s*version(?:_info)?\s*=\s*(\d+\.\d+)', 'tokens', 'once');
+        if ~isempty(found)
+            version = found{1};
+        end
+    end
+end
+
 function summary = run_backend(request)
     python = venv_interpreter();
     use_pyenv(python);
@@ -70,10 +112,8 @@ function summary = run_backend(request)
     summaryFile = [tempname() '_w2v_summary.json'];
     cleanup = onCleanup(@() delete_files({requestFile, summaryFile}));
     w2v.internal.write_text(requestFile, jsonencode(request));
-    q = @w2v.internal.shell_quote;
-    command = [library_path_prefix() q(python) ' -m w2vbackend --request ' q(requestFile) ...
-               ' --summary-json ' q(summaryFile)];
-    status = system(for_shell(command));
+    status = w2v.internal.run_command({python, '-m', 'w2vbackend', '--request', requestFile, ...
+                                       '--summary-json', summaryFile}, '', library_path());
     if ~isfile(summaryFile)
         error('w2v:backendFailed', ...
               ['The Python backend (%s) stopped with exit status %d before writing its ' ...
@@ -82,50 +122,65 @@ function summary = run_backend(request)
     summary = jsondecode(w2v.internal.read_text(summaryFile));
 end
 
-function use_pyenv(python)
-    % MATLAB only: point pyenv at the environment, out of process, because torch
-    % and MATLAB's own MKL/libstdc++ clash inside one process. The extraction
-    % itself runs in a subprocess and does not need pyenv.
-    if w2v.internal.is_octave()
-        return
+function report = run_doctor()
+    python = venv_interpreter();
+    errorFile = [tempname() '_w2v_doctor_err.txt'];
+    cleanup = onCleanup(@() delete_files({errorFile}));
+    [status, output] = w2v.internal.run_command({python, '-m', 'w2vbackend.doctor', '--json'}, ...
+                                                errorFile, library_path());
+    if status ~= 0
+        error('w2v:backendFailed', '%s -m w2vbackend.doctor failed (exit %d): %s', ...
+              python, status, strtrim(read_if_present(errorFile)));
     end
-    env = pyenv();
-    if strcmp(char(env.Status), 'Loaded')
-        if ~strcmp(char(env.ExecutionMode), 'OutOfProcess') || ~strcmp(char(env.Executable), python)
-            error('w2v:pythonAlreadyLoaded', ...
-                  ['MATLAB has already loaded the Python interpreter %s (%s); w2v needs %s ' ...
-                   'out of process. Restart MATLAB and call w2v before any py.* command.'], ...
-                  char(env.Executable), char(env.ExecutionMode), python);
-        end
-        return
-    end
-    try
-        pyenv('Version', python, 'ExecutionMode', 'OutOfProcess');
-    catch err
-        warning('w2v:pyenvFailed', ...
-                'pyenv could not select %s (%s); continuing with the subprocess only.', ...
-                python, err.message);
+    report = jsondecode(output);
+end
+
+function state = pyenv_state(python)
+    state = struct('is_octave', w2v.internal.is_octave(), 'status', '', 'executable', '', ...
+                   'mode', '', 'venv_python', python, ...
+                   'venv_version', venv_version(fileparts(fileparts(python))), 'release', '');
+    if ~state.is_octave
+        env = pyenv();
+        state.status = char(env.Status);
+        state.executable = char(env.Executable);
+        state.mode = char(env.ExecutionMode);
+        state.release = version('-release');
     end
 end
 
-function prefix = library_path_prefix()
+function use_pyenv(python)
+    % MATLAB only: point pyenv at the environment, out of process, when that is
+    % harmless (torch and MATLAB's own MKL/libstdc++ clash inside one process).
+    % The extraction itself runs in a subprocess and never needs pyenv, so
+    % nothing here stops it; what cannot be done is said once per session.
+    persistent explained
+    [action, id, message] = w2v.internal.pyenv_decision(pyenv_state(python));
+    if strcmp(action, 'select')
+        try
+            pyenv('Version', python, 'ExecutionMode', 'OutOfProcess');
+        catch err
+            id = 'w2v:pyenvFailed';
+            message = sprintf(['pyenv could not select %s (%s); w2v.extract is not ' ...
+                               'affected (it runs the environment as a separate process).'], ...
+                              python, err.message);
+        end
+    end
+    if ~isempty(id) && isempty(explained)
+        explained = true;
+        warning(id, '%s', message);
+    end
+end
+
+function value = library_path()
     % MATLAB on Linux puts its own libraries first on LD_LIBRARY_PATH; torch in
-    % the subprocess must load its own libstdc++ and MKL instead.
-    prefix = '';
-    if w2v.internal.is_octave() || ~isunix() || ismac()
+    % the subprocess must load its own libstdc++ and MKL instead ([] = as is).
+    value = [];
+    if w2v.internal.is_octave() || ismac()
         return
     end
     entries = strsplit(getenv('LD_LIBRARY_PATH'), pathsep);
     keep = entries(~cellfun(@isempty, entries) & ~strncmp(entries, matlabroot, numel(matlabroot)));
-    prefix = ['LD_LIBRARY_PATH=' w2v.internal.shell_quote(strjoin(keep, pathsep)) ' '];
-end
-
-function command = for_shell(command)
-    % cmd.exe /c strips the first and the last quote of a line that starts with
-    % one; an extra outer pair keeps the quoted interpreter path intact.
-    if ispc()
-        command = ['"' command '"'];
-    end
+    value = strjoin(keep, pathsep);
 end
 
 function delete_files(files)
@@ -136,9 +191,16 @@ function delete_files(files)
     end
 end
 
+function text = read_if_present(file)
+    text = '';
+    if isfile(file)
+        text = w2v.internal.read_text(file);
+    end
+end
+
 function python = find_system_python(candidate)
     if ~isempty(candidate)
-        [python, version] = probe(w2v.internal.shell_quote(candidate));
+        [python, version] = probe(candidate);
         if isempty(python)
             error('w2v:pythonNotFound', '%s does not run as a Python interpreter.', candidate);
         end
@@ -146,7 +208,9 @@ function python = find_system_python(candidate)
         return
     end
     tooOld = '';
-    commands = candidate_commands();
+    commands = {'python3', 'python3.13', 'python3.12', 'python3.11', 'python3.10', ...
+                'python3.9', '/usr/bin/python3', '/usr/local/bin/python3', ...
+                '/opt/homebrew/bin/python3'};
     for k = 1:numel(commands)
         [python, version] = probe(commands{k});
         if ~isempty(python) && version >= 309
@@ -173,21 +237,11 @@ function require_version(python, version)
     end
 end
 
-function commands = candidate_commands()
-    if ispc()
-        commands = {'py -3', 'python', 'python3'};
-    else
-        commands = {'python3', 'python3.13', 'python3.12', 'python3.11', 'python3.10', ...
-                    'python3.9', '/usr/bin/python3', '/usr/local/bin/python3', ...
-                    '/opt/homebrew/bin/python3'};
-    end
-end
-
 function [python, version] = probe(command)
     % Ask a candidate for its version and absolute path in one marked line.
     code = ['import sys; v = sys.version_info; ' ...
-            'print(''W2V'', v[0] * 100 + v[1], sys.executable)'];
-    [status, output] = system(for_shell([command ' -c "' code '" 2>&1']));
+            'print("W2V", v[0] * 100 + v[1], sys.executable)'];
+    [status, output] = w2v.internal.run_command({command, '-c', code}, 1);
     python = '';
     version = 0;
     found = regexp(output, 'W2V (\d+) ([^\r\n]+)', 'tokens', 'once');
@@ -198,20 +252,14 @@ function [python, version] = probe(command)
 end
 
 function run_setup(python, folder, extraArgs)
-    q = @w2v.internal.shell_quote;
     script = fullfile(w2v.internal.toolbox_root(), 'setup_venv.py');
     errorFile = [tempname() '_w2v_setup_err.txt'];
     cleanup = onCleanup(@() delete_files({errorFile}));
-    command = [q(python) ' ' q(script) ' --venv ' q(folder) sprintf(' %s', extraArgs{:}) ...
-               ' 2> ' q(errorFile)];
     % stdout (the progress lines) streams; stderr holds the one-line reason.
-    status = system(for_shell(command));
+    status = w2v.internal.run_command([{python, script, '--venv', folder}, extraArgs(:)'], ...
+                                      errorFile);
     if status ~= 0
-        reason = '';
-        if isfile(errorFile)
-            reason = strtrim(w2v.internal.read_text(errorFile));
-        end
         error('w2v:setupFailed', 'Setting up the Python environment failed (exit %d): %s', ...
-              status, reason);
+              status, strtrim(read_if_present(errorFile)));
     end
 end

@@ -1,7 +1,7 @@
 function results = run_extraction(audioFiles, opts)
     %RUN_EXTRACTION Run the backend on AUDIOFILES and read the outputs back.
     %   results = w2v.internal.run_extraction(audioFiles, opts): AUDIOFILES is a
-    %   cell array of char, OPTS the parsed options (see default_options).
+    %   cell array of char, OPTS the parsed options (see parse_options).
     %   Returns a struct array with the size of AUDIOFILES (see w2v.extract).
     %   With OnError 'error' the first failed file raises w2v:<code> carrying
     %   the backend's one-line message; with 'continue' failed files come back

@@ -3,11 +3,6 @@ function tests = test_options()
     tests = localfunctions();
 end
 
-function test_is_octave_matches_interpreter()
-    w2vtest.verify_equal(w2v.internal.is_octave(), exist('OCTAVE_VERSION', 'builtin') ~= 0, ...
-                         'is_octave');
-end
-
 function test_version_is_semver_from_version_file()
     v = w2v.version();
     w2vtest.verify(~isempty(regexp(v, '^\d+\.\d+\.\d+([.-]?\w+)?$', 'once')), 'version %s', v);
@@ -29,6 +24,17 @@ function test_toolbox_prj_ships_toolbox_backend_and_readme()
         entry = sprintf('<file>${PROJECT_ROOT}/%s</file>', item{1});
         w2vtest.verify(~isempty(strfind(prj, entry)), 'toolbox.prj does not ship %s', item{1});
     end
+end
+
+function test_toolbox_prj_declares_linux_and_macos_only()
+    prj = fileread(fullfile(w2v.internal.toolbox_root(), 'toolbox.prj'));
+    wanted = struct('windows', 'false', 'macos', 'true', 'linux', 'true');
+    for name = fieldnames(wanted)'
+        found = regexp(prj, sprintf('<param.compatiblity.%s>(\\w+)<', name{1}), 'tokens', 'once');
+        w2vtest.verify(~isempty(found), 'toolbox.prj lacks compatibility with %s', name{1});
+        w2vtest.verify_equal(found{1}, wanted.(name{1}), ['compatibility ' name{1}]);
+    end
+    w2vtest.verify(~isempty(strfind(prj, 'Windows is not supported')), 'description');
 end
 
 function test_bad_option_values_raise_badArgument()
@@ -59,68 +65,48 @@ function test_text_list_keeps_shape()
 end
 
 function test_request_holds_every_option()
-    defaults = w2v.internal.default_options();
     args = {'Layers', [6 12 -1], 'MatVersion', 7.3, 'ContextSeconds', 1.5, ...
             'Revision', 'main', 'Threads', 2, 'DType', 'Float16', 'OutputDir', 'out', ...
-            'Overwrite', 1, 'Quiet', true};
-    opts = w2v.internal.parse_options('t', defaults, args);
+            'Overwrite', 1, 'Quiet', true, 'Model', 'm', 'Device', 'cpu', 'BaseName', 'b', ...
+            'ChunkSeconds', int32(7)};
+    opts = w2v.internal.parse_options('t', args);
     request = w2v.internal.build_request({'a b.wav'}, opts);
     w2vtest.verify_equal(request.audio, {fullfile(pwd(), 'a b.wav')}, 'audio');
     w2vtest.verify_equal(request.output_dir, fullfile(pwd(), 'out'), 'output_dir');
     w2vtest.verify_equal(request.layers, [6 12 -1], 'layers');
     w2vtest.verify_equal(request.mat_version, '7.3', 'mat_version');
     w2vtest.verify_equal(request.context_seconds, 1.5, 'context_seconds');
+    w2vtest.verify_equal(request.chunk_seconds, 7, 'chunk_seconds');
     w2vtest.verify_equal(request.revision, 'main', 'revision');
     w2vtest.verify_equal(request.threads, 2, 'threads');
     w2vtest.verify_equal(request.dtype, 'float16', 'dtype');
     w2vtest.verify_equal(request.overwrite, true, 'overwrite');
     w2vtest.verify_equal(request.quiet, true, 'quiet');
+    table = w2v.internal.option_table();
+    keys = table(~cellfun(@isempty, table(:, 2)), 2);
+    w2vtest.verify_equal(sort(fieldnames(request)), sort([{'audio'}; keys]), 'request keys');
     decoded = jsondecode(jsonencode(request));
     w2vtest.verify_equal(decoded.layers, [6; 12; -1], 'layers after JSON');
     w2vtest.verify_equal(decoded.audio, {fullfile(pwd(), 'a b.wav')}, 'audio after JSON');
 end
 
-function test_request_leaves_out_backend_defaults()
-    opts = w2v.internal.parse_options('t', w2v.internal.default_options(), {});
+function test_request_sends_only_what_was_set()
+    opts = w2v.internal.parse_options('t', {'Layers', 'all', 'Threads', [], 'Revision', ''});
     request = w2v.internal.build_request({'/x/a.wav', '/x/b.wav'}, opts);
-    for name = {'context_seconds', 'revision', 'threads'}
-        w2vtest.verify(~isfield(request, name{1}), '%s should be left to the backend', name{1});
-    end
-    w2vtest.verify_equal(request.layers, 'last', 'layers');
-    w2vtest.verify_equal(request.mat_version, 'auto', 'mat_version');
-    w2vtest.verify_equal(request.chunk_seconds, 20, 'chunk_seconds');
-    w2vtest.verify_equal(request.model, 'facebook/wav2vec2-large-xlsr-53', 'model');
-    w2vtest.verify_equal(request.audio, {'/x/a.wav', '/x/b.wav'}, 'audio');
+    w2vtest.verify_equal(sort(fieldnames(request)), {'audio'; 'layers'}, 'request keys');
+    w2vtest.verify_equal(opts.OnError, 'error', 'MATLAB-side OnError default');
+    w2vtest.verify_equal(opts.LoadResults, true, 'MATLAB-side LoadResults default');
     encoded = jsonencode(request);
     w2vtest.verify(~isempty(strfind(encoded, '"audio":["/x/a.wav","/x/b.wav"]')), '%s', encoded);
 end
 
 function test_one_file_is_still_a_json_list()
-    opts = w2v.internal.parse_options('t', w2v.internal.default_options(), {});
+    opts = w2v.internal.parse_options('t', {});
     encoded = jsonencode(w2v.internal.build_request({'/x/a.wav'}, opts));
-    w2vtest.verify(~isempty(strfind(encoded, '"audio":["/x/a.wav"]')), '%s', encoded);
-end
-
-function test_shell_quote_passes_hostile_text_verbatim()
-    if ispc()
-        w2vtest.skip('POSIX shell quoting; cmd.exe refuses " and % instead');
-    end
-    marker = [tempname() '_w2v_quote_marker'];
-    hostile = {'plain', 'a b', 'it''s', 'say "hi"', 'a & b; c', ['$(touch ' marker ')'], ...
-               ['`touch ' marker '`'], '$HOME \ back', 'tab here', ''''''};
-    for k = 1:numel(hostile)
-        [status, output] = system(['printf %s ' w2v.internal.shell_quote(hostile{k})]);
-        w2vtest.verify_equal(status, 0, 'printf status');
-        w2vtest.verify_equal(output, hostile{k}, ['quoted ' hostile{k}]);
-    end
-    w2vtest.verify(~isfile(marker), 'quoted text was executed');
+    w2vtest.verify_equal(encoded, '{"audio":["/x/a.wav"]}', 'request');
 end
 
 function test_absolute_path_keeps_absolute_and_anchors_relative()
-    if ispc()
-        w2vtest.verify_equal(w2v.internal.absolute_path('C:\a', 'D:\b'), 'C:\a', 'drive');
-        return
-    end
     w2vtest.verify_equal(w2v.internal.absolute_path('/a/b.wav', '/x'), '/a/b.wav', 'absolute');
     w2vtest.verify_equal(w2v.internal.absolute_path('b.wav', '/x'), '/x/b.wav', 'relative');
     w2vtest.verify_equal(w2v.internal.absolute_path('.', '/x'), '/x', 'current folder');
@@ -147,7 +133,8 @@ function test_help_documents_every_option()
     root = fullfile(w2v.internal.toolbox_root(), '+w2v');
     extractHelp = fileread(fullfile(root, 'extract.m'));
     b2Help = fileread(fullfile(root, 'B2_model_wav2vec2.m'));
-    names = fieldnames(w2v.internal.default_options());
+    table = w2v.internal.option_table();
+    names = table(:, 1);
     for k = 1:numel(names)
         w2vtest.verify(~isempty(regexp(extractHelp, ['%\s+' names{k} '\s'], 'once')), ...
                        'w2v.extract help lacks %s', names{k});

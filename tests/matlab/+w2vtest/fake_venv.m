@@ -9,11 +9,8 @@ function fake = fake_venv(summary, exitCode, probeVersion)
     %   w2v.setup) it answers as Python PROBEVERSION (e.g. 311, the default).
     %   fake has fields folder, python, args (file of recorded arguments, one a
     %   line) and request (copy of the request file); fake.restore resets
-    %   W2V_VENV when cleared. POSIX only.
+    %   W2V_VENV when cleared.
 
-    if ispc()
-        w2vtest.skip('the stand-in interpreter is a POSIX shell script');
-    end
     if nargin < 3
         probeVersion = 311;
     end
@@ -36,7 +33,7 @@ function fake = fake_venv(summary, exitCode, probeVersion)
               'if [ -f "$here/stderr.txt" ]; then cat "$here/stderr.txt" >&2; fi', ...
               sprintf('exit %d', exitCode)};
     w2v.internal.write_text(fake.python, sprintf('%s\n', script{:}));
-    system(['chmod +x ' w2v.internal.shell_quote(fake.python)]);
+    w2v.internal.run_command({'chmod', '+x', fake.python});
     fake.restore = w2vtest.set_env('W2V_VENV', fake.folder);
     fake.cleanup = onCleanup(@() w2vtest.remove_folder(fake.folder));
 end
