@@ -386,6 +386,14 @@ def _release(array: np.ndarray) -> None:
         mapping.madvise(mmap.MADV_DONTNEED)
 
 
+if __name__ == "__main__":  # python -m w2vbackend.retime: the command line for runs on disk
+    import sys
+
+    from .retime_cli import main
+
+    sys.exit(main())
+
+
 __all__ = ["DEFAULT_LANCZOS_LOBES", "DEFAULT_PASSBAND_EDGE", "DEFAULT_STOPBAND_DB",
            "EDGE_MODES", "METHODS", "Kernel", "Resampled", "design_kernel", "output_length",
            "resample_features"]
