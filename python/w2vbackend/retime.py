@@ -59,8 +59,9 @@ MIN_BLOCK_FRAMES = 64
 MAX_BLOCK_BYTES = 128 << 20
 # Longest output period (in samples) of a rational rate ratio whose weights are computed once.
 MAX_PERIOD = 4096
-# Pages of a memory-mapped input are dropped from the resident set after this much reading.
-RELEASE_BYTES = 256 << 20
+# Pages of memory-mapped inputs and outputs are dropped from the resident set after this much
+# reading and writing, so a run over a map of any size keeps a flat resident set.
+RELEASE_BYTES = 64 << 20
 
 
 class Resampled(NamedTuple):
@@ -314,7 +315,7 @@ class _Plan:
                 continue
             xb = np.asarray(x[lo:hi], dtype=np.float32)
             y[j0:j0 + nj] = self._fold(w, k0, lo, hi) @ xb
-            read += xb.nbytes
+            read += xb.nbytes + 4 * nj * dims
             if read >= RELEASE_BYTES:
                 read = 0
                 _release(x)
