@@ -7,6 +7,9 @@ function varargout = python_gateway(action, varargin)
     %       returns the decoded summary (struct). Per-file failures are left in
     %       the summary; a missing environment or a backend that exits without a
     %       summary raises w2v:venvMissing or w2v:backendFailed.
+    %   summary = w2v.internal.python_gateway('resample', request) does the same
+    %       with "-m w2vbackend.retime" (resampling of runs on disk, see
+    %       w2v.resample).
     %   python = w2v.internal.python_gateway('interpreter') is the environment's
     %       interpreter (char); w2v:venvMissing when it does not exist.
     %   folder = w2v.internal.python_gateway('venv_dir') is where the environment
@@ -23,7 +26,9 @@ function varargout = python_gateway(action, varargin)
 
     switch action
         case 'extract'
-            varargout{1} = run_backend(varargin{1});
+            varargout{1} = run_backend(varargin{1}, 'w2vbackend');
+        case 'resample'
+            varargout{1} = run_backend(varargin{1}, 'w2vbackend.retime');
         case 'interpreter'
             varargout{1} = venv_interpreter();
         case 'venv_dir'
@@ -63,7 +68,7 @@ function python = venv_interpreter()
     end
 end
 
-function summary = run_backend(request)
+function summary = run_backend(request, module)
     python = venv_interpreter();
     use_pyenv(python);
     requestFile = [tempname() '_w2v_request.json'];
@@ -71,7 +76,7 @@ function summary = run_backend(request)
     cleanup = onCleanup(@() delete_files({requestFile, summaryFile}));
     w2v.internal.write_text(requestFile, jsonencode(request));
     q = @w2v.internal.shell_quote;
-    command = [library_path_prefix() q(python) ' -m w2vbackend --request ' q(requestFile) ...
+    command = [library_path_prefix() q(python) ' -m ' module ' --request ' q(requestFile) ...
                ' --summary-json ' q(summaryFile)];
     status = system(for_shell(command));
     if ~isfile(summaryFile)
