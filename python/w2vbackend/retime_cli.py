@@ -237,7 +237,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             summary.append(process(base, args))
         except (W2VError, OSError, ValueError) as exc:
-            print(f"{PROG}: {base}: {exc}", file=sys.stderr)
+            # Our own errors name the file already.
+            where = "" if isinstance(exc, W2VError) else f"{base}: "
+            print(f"{PROG}: {where}{exc}", file=sys.stderr)
             summary.append({"input": str(base), "status": "failed", "error": str(exc)})
             status = EXIT_FAILED
     done = [s for s in summary if s["status"] == "written"]
