@@ -9,6 +9,9 @@ function varargout = python_gateway(action, varargin)
     %       summary raises w2v:venvMissing or w2v:backendFailed.
     %   report = w2v.internal.python_gateway('doctor') is the decoded output of
     %       "<venv python> -m w2vbackend.doctor --json" (struct).
+    %   summary = w2v.internal.python_gateway('resample', request) does the same
+    %       as 'extract' with "-m w2vbackend.retime" (resampling of runs on disk,
+    %       see w2v.resample).
     %   python = w2v.internal.python_gateway('interpreter') is the environment's
     %       interpreter (char); w2v:venvMissing when it does not exist.
     %   folder = w2v.internal.python_gateway('venv_dir') is where the environment
@@ -39,7 +42,9 @@ function varargout = python_gateway(action, varargin)
     end
     switch action
         case 'extract'
-            varargout{1} = run_backend(varargin{1});
+            varargout{1} = run_backend(varargin{1}, 'w2vbackend');
+        case 'resample'
+            varargout{1} = run_backend(varargin{1}, 'w2vbackend.retime');
         case 'doctor'
             varargout{1} = run_doctor();
         case 'interpreter'
@@ -105,14 +110,14 @@ function version = venv_version(folder)
     end
 end
 
-function summary = run_backend(request)
+function summary = run_backend(request, module)
     python = venv_interpreter();
     use_pyenv(python);
     requestFile = [tempname() '_w2v_request.json'];
     summaryFile = [tempname() '_w2v_summary.json'];
     cleanup = onCleanup(@() delete_files({requestFile, summaryFile}));
     w2v.internal.write_text(requestFile, jsonencode(request));
-    status = w2v.internal.run_command({python, '-m', 'w2vbackend', '--request', requestFile, ...
+    status = w2v.internal.run_command({python, '-m', module, '--request', requestFile, ...
                                        '--summary-json', summaryFile}, '', library_path());
     if ~isfile(summaryFile)
         error('w2v:backendFailed', ...
