@@ -32,6 +32,7 @@ import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -47,6 +48,8 @@ from .errors import UsageError, W2VError
 from .shard import parse_shard, select_shard, split_paths
 
 STATE_VERSION = 1
+# The status of a file whose task has not finished yet (--no-wait, or Ctrl-C while waiting).
+STATUS_SUBMITTED = "submitted"
 EXIT_INTERRUPTED = 128 + int(signal.SIGINT)
 POLL_SECONDS = 2.0
 # A task that squeue no longer lists may still be writing its result pickle (shared file
@@ -147,7 +150,7 @@ def submit(request, options: ClusterOptions, reporter) -> tuple[list, int]:
 
         outcomes = []
         for path, name in zip(all_paths, derive_basenames(all_paths, request.basename)):
-            outcome = FileOutcome(audio=path, basename=name, status="submitted")
+            outcome = FileOutcome(audio=path, basename=name, status=STATUS_SUBMITTED)
             outcomes.append(outcome)
         return outcomes, 0
     return wait_for(str(state_path), reporter)
@@ -241,6 +244,10 @@ class _Collector:
         self.pending = {t["job_id"]: list(t["files"]) for t in state["tasks"]}
         self.absent = dict.fromkeys(self.pending, 0)
         self.total = len(state["audio"])
+        from .writers import derive_basenames
+
+        self.names = dict(zip(state["audio"], derive_basenames(
+            state["audio"], state["request"]["basename"])))
 
     def _note(self, data: dict[str, Any], task_id: str) -> None:
         if data["audio"] in self.outcomes:
@@ -281,14 +288,14 @@ class _Collector:
             why = f"task {task_id} failed ({last[0].strip()}); see {log}"
         for path in files:
             if path not in self.outcomes:
-                self._note({"audio": path, "basename": "", "status": "failed",
+                self._note({"audio": path, "basename": self.names[path], "status": "failed",
                             "error": {"code": "clusterTaskFailed", "message": why}}, task_id)
         del self.pending[task_id]
 
     def results(self) -> list:
         from .runner import FileOutcome
 
-        return [self.outcomes.get(path) or FileOutcome(audio=path, basename="")
+        return [self.outcomes.get(path) or FileOutcome(audio=path, basename=self.names[path])
                 for path in self.state["audio"]]
 
 
@@ -312,6 +319,11 @@ def wait_for(state_path: str, reporter, poll_seconds: float = POLL_SECONDS
     return outcomes, exit_code_for(outcomes)
 
 
+def unfinished(outcomes: Sequence) -> bool:
+    """True when some files are still with the scheduler (their status is "submitted")."""
+    return any(o.status == STATUS_SUBMITTED for o in outcomes)
+
+
 def _left_running(collector: _Collector, state_path: str, exc: BaseException
                   ) -> tuple[list, int]:
     job = collector.state["job_id"]
@@ -322,8 +334,7 @@ def _left_running(collector: _Collector, state_path: str, exc: BaseException
     outcomes = collector.results()
     for outcome in outcomes:
         if outcome.status == "failed" and outcome.error is None:
-            outcome.fail("stillRunning", f"still running in job {job}; collect with "
-                                         f"w2v-extract --wait {quoted}")
+            outcome.status = STATUS_SUBMITTED
     signum = getattr(exc, "signum", int(signal.SIGINT))
     return outcomes, (EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + int(signum))
 
