@@ -27,7 +27,7 @@ LONG_SECONDS = 400.0
 
 
 def _unavailable(reason: str):
-    if os.environ.get("CI") == "true":
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"SLURM is required under CI: {reason}")
     pytest.skip(f"no SLURM here: {reason}")
 
@@ -140,3 +140,38 @@ def test_array_matches_local_run_survives_scancel_and_resumes(slurm, stimuli, tm
     assert re.search(r"\[\d+/7\] .*stim0\.wav: (written|up to date) \(task \d+_\d\)", transcript)
     print(f"\nlocal run: {local_seconds:.1f} s; array with scancel: {first_seconds:.1f} s; "
           f"array rerun: {second_seconds:.1f} s\n--- transcript\n{transcript}")
+
+
+def test_preempted_task_is_requeued_and_finishes(slurm, stimuli, tmp_path):
+    checkpoint, files = stimuli
+    out, logs = tmp_path / "out", tmp_path / "logs"
+    chosen = [files[0], files[-1]]
+    reporter = Reporter(stream=io.StringIO())
+    # 30 min: far from the limit, so submitit takes USR2 for preemption and requeues.
+    _, code = cluster.run_request(_request(checkpoint, chosen, out),
+                                  _options(logs, tasks=2, time_min=30, no_wait=True), reporter)
+    state_path = next(logs.glob("*_state.json"))
+    victim = next(t for t in cluster.read_state(str(state_path))["tasks"]
+                  if files[-1] in t["files"])
+    deadline = time.monotonic() + 120
+    while not (out.exists() and any(p.name.startswith(".long_") for p in _temps(out))):
+        assert time.monotonic() < deadline, f"never saw long.wav being written\n{slurm.logs()}"
+        time.sleep(0.05)
+    slurm.run("scancel", "--signal=USR2", victim["job_id"])
+    # SLURM delays a requeued job (BeginTime about 2 min ahead); the test does not wait for that.
+    deadline = time.monotonic() + 60
+    while "BeginTime" not in slurm.run("squeue", "-h", "-j", victim["job_id"], "-o", "%r",
+                                       check=False).stdout:
+        assert time.monotonic() < deadline, f"the task was not requeued\n{slurm.logs()}"
+        time.sleep(0.2)
+    while slurm.run("scontrol", "update", f"JobId={victim['job_id']}", "StartTime=now",
+                    check=False).returncode != 0:  # refused while the old run is completing
+        assert time.monotonic() < deadline, f"cannot release the requeued task\n{slurm.logs()}"
+        time.sleep(0.5)
+    outcomes, code = cluster.wait_for(str(state_path), reporter, poll_seconds=0.5)
+    assert code == 0, reporter.stream.getvalue()
+    assert [o.status for o in outcomes] == ["written", "written"]
+    log = (logs / f"{victim['job_id']}_0_log.out").read_text()
+    assert "Caught signal SIGUSR2" in log, log
+    assert log.count(f"Starting with JobEnvironment(job_id={victim['job_id']},") == 2, log
+    assert _temps(out) == []

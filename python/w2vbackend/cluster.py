@@ -6,9 +6,10 @@
 
 Submission: the inputs are split by audio duration (:mod:`w2vbackend.shard`) into ``--tasks``
 shards, and ``AutoExecutor(folder=<log dir>).map_array`` submits one array task per shard; each
-task runs :func:`w2vbackend.cluster_task.run_shard` (one model load, the usual up-to-date check,
-temporary files and locks). A state file ``<log dir>/<job id>_state.json`` records the request,
-the shards and the task ids, so that ``--wait STATE`` can collect later.
+task runs :class:`w2vbackend.cluster_task.ShardTask` (one model load, the usual up-to-date check,
+temporary files and locks; requeued by submitit on preemption or time limit). A state file
+``<log dir>/<job id>_state.json`` records the request, the shards and the task ids, so that
+``--wait STATE`` can collect later.
 
 Job states are read without accounting (``sacct``, which submitit's own watcher calls, fails on
 clusters without accounting storage): a task is finished when submitit's result pickle
@@ -38,10 +39,10 @@ from typing import Any, Optional
 
 from .cluster_options import DEFAULT_LOG_DIR, DEFAULT_TASKS, ClusterOptions
 from .cluster_task import (
+    ShardTask,
     outcome_from_json,
     outcomes_path,
     read_outcomes,
-    run_shard,
     shard_request,
 )
 from .errors import UsageError, W2VError
@@ -129,7 +130,7 @@ def submit(request, options: ClusterOptions, reporter) -> tuple[list, int]:
     fields["audio"] = []
     try:
         executor = _executor(folder, options, count)
-        jobs = executor.map_array(run_shard, [fields] * count, [all_paths] * count, shards,
+        jobs = executor.map_array(ShardTask(), [fields] * count, [all_paths] * count, shards,
                                   [str(folder)] * count)
     except UsageError:
         raise
@@ -141,18 +142,20 @@ def submit(request, options: ClusterOptions, reporter) -> tuple[list, int]:
              "tasks": [{"job_id": job.job_id, "files": files} for job, files in zip(jobs, shards)]}
     state_path = folder / f"{array_id}_state.json"
     _write_json(state_path, state)
-    reporter.info(f"submitted job {array_id}: {count} task(s) over {len(all_paths)} file(s); "
-                  f"logs in {folder}")
-    if options.no_wait:
-        reporter.info(f"collect with: w2v-extract --wait {shlex.quote(str(state_path))}")
-        print(json.dumps({"job_id": array_id, "state": str(state_path)}), flush=True)
-        from .runner import FileOutcome
-
-        outcomes = []
-        for path, name in zip(all_paths, derive_basenames(all_paths, request.basename)):
-            outcome = FileOutcome(audio=path, basename=name, status=STATUS_SUBMITTED)
-            outcomes.append(outcome)
-        return outcomes, 0
+    try:  # from here on, Ctrl-C leaves the array running (module docstring)
+        reporter.info(f"submitted job {array_id}: {count} task(s) over {len(all_paths)} "
+                      f"file(s); logs in {folder}")
+        if options.no_wait:
+            reporter.info(f"collect with: w2v-extract --wait {shlex.quote(str(state_path))}")
+            print(json.dumps({"job_id": array_id, "state": str(state_path)}), flush=True)
+            outcomes = _Collector(state, reporter).results()
+            for outcome in outcomes:
+                outcome.status = STATUS_SUBMITTED
+            return outcomes, 0
+    except BaseException as exc:
+        if not _is_interrupt(exc):
+            raise
+        return _left_running(_Collector(state, reporter), str(state_path), exc)
     return wait_for(str(state_path), reporter)
 
 
@@ -306,17 +309,22 @@ def wait_for(state_path: str, reporter, poll_seconds: float = POLL_SECONDS
 
     state = read_state(state_path)
     collector = _Collector(state, reporter)
-    reporter.info(f"waiting for job {state['job_id']} ({len(state['tasks'])} task(s), "
-                  f"{collector.total} file(s)); Ctrl-C leaves it running")
     try:
+        reporter.info(f"waiting for job {state['job_id']} ({len(state['tasks'])} task(s), "
+                      f"{collector.total} file(s)); Ctrl-C leaves it running")
         while not collector.poll():
             time.sleep(poll_seconds)
     except BaseException as exc:
-        if not (isinstance(exc, KeyboardInterrupt) or hasattr(exc, "signum")):
+        if not _is_interrupt(exc):
             raise
         return _left_running(collector, state_path, exc)
     outcomes = collector.results()
     return outcomes, exit_code_for(outcomes)
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C, or the command line's SIGTERM/SIGHUP exception (it carries ``signum``)."""
+    return isinstance(exc, KeyboardInterrupt) or hasattr(exc, "signum")
 
 
 def unfinished(outcomes: Sequence) -> bool:

@@ -1,9 +1,16 @@
 """What one task of a job array runs: its shard of the inputs, with one model load.
 
-:func:`run_shard` is the function submitit pickles and calls on the compute node. It calls
+:class:`ShardTask` is what submitit pickles and calls on the compute node. It calls
 :func:`w2vbackend.runner.run` on the shard and, while it works, appends each file's outcome as one
 JSON line to ``<log dir>/<job id>_outcomes.jsonl`` as soon as the file is finished, so that the
 submitting side can show progress, and knows which files were done when a task is killed.
+
+Signals: SIGTERM (scancel, the time limit) stops the task after the temporary files of the file
+in progress are removed. Preemption and the approaching time limit (submitit's signal, USR2 by
+default, 90 s before the limit) requeue the task through submitit's checkpointing: the task starts
+again with the same shard, and the files already written are skipped as up to date. After
+``max_num_timeout`` (3) requeues for time, or where the task cannot be requeued, it stops as for
+SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
+
+from submitit.helpers import Checkpointable
 
 OUTCOMES_SUFFIX = "_outcomes.jsonl"
 
@@ -116,6 +125,31 @@ def _raise_terminated(signum, frame) -> None:
                          "or node shutdown)")
 
 
+def _stop_instead_of_failing_the_file(signum: int) -> None:
+    """Wrap submitit's preemption handler: its "not requeued" exception becomes TaskTerminated,
+    which the runner does not take for a failure of the file in progress."""
+    original = signal.getsignal(signum)
+    if not callable(original):
+        return
+
+    def handler(number, frame):
+        try:
+            original(number, frame)
+        except Exception as exc:
+            raise TaskTerminated(f"task stopped by {signal.Signals(number).name}: {exc}") from exc
+
+    signal.signal(signum, handler)
+
+
+class ShardTask(Checkpointable):
+    """The callable submitted per shard; checkpointing (requeue on preemption or time limit)
+    resubmits it with the same arguments (see the module docstring)."""
+
+    def __call__(self, request_fields: dict[str, Any], all_paths: list[str], files: list[str],
+                 folder: str) -> list[dict[str, Any]]:
+        return run_shard(request_fields, all_paths, files, folder)
+
+
 def run_shard(request_fields: dict[str, Any], all_paths: list[str], files: list[str],
               folder: str) -> list[dict[str, Any]]:
     """Process ``files`` (this task's shard of ``all_paths``) with the options in
@@ -129,8 +163,10 @@ def run_shard(request_fields: dict[str, Any], all_paths: list[str], files: list[
     job_id = os.environ.get("SLURM_ARRAY_JOB_ID")
     job_id = (f"{job_id}_{os.environ.get('SLURM_ARRAY_TASK_ID')}" if job_id
               else os.environ.get("SLURM_JOB_ID", f"pid{os.getpid()}"))
-    with contextlib.suppress(ValueError, OSError):  # submitit ignores SIGTERM; we clean up
-        signal.signal(signal.SIGTERM, _raise_terminated)
+    with contextlib.suppress(ValueError, OSError, AttributeError, KeyError):
+        signal.signal(signal.SIGTERM, _raise_terminated)  # submitit ignores it; we clean up
+        name = os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2")
+        _stop_instead_of_failing_the_file(signal.Signals[f"SIG{name}"])
     request = shard_request(Request(**request_fields), all_paths, files)
     request.summary_json = None
     outcomes: list = []
