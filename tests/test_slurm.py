@@ -8,8 +8,12 @@ that is a failure instead.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -140,6 +144,60 @@ def test_array_matches_local_run_survives_scancel_and_resumes(slurm, stimuli, tm
     assert re.search(r"\[\d+/7\] .*stim0\.wav: (written|up to date) \(task \d+_\d\)", transcript)
     print(f"\nlocal run: {local_seconds:.1f} s; array with scancel: {first_seconds:.1f} s; "
           f"array rerun: {second_seconds:.1f} s\n--- transcript\n{transcript}")
+
+
+def _read_until(stream, pattern: str, timeout: float) -> str:
+    """Lines of ``stream`` up to the first that matches ``pattern``."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if re.search(pattern, line):
+            return "".join(seen)
+    raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(seen)}")
+
+
+def test_cli_ctrl_c_leaves_the_array_running_and_wait_collects_it(slurm, stimuli, tmp_path):
+    checkpoint, files = stimuli
+    listing = tmp_path / "stimuli.txt"
+    listing.write_text("# the short stimuli\n" + "\n".join(files[:-1]) + "\n", encoding="utf-8")
+    out, logs = tmp_path / "out", tmp_path / "logs"
+    # Held (sbatch --hold), so the array is certainly still queued when Ctrl-C arrives.
+    command = [sys.executable, "-m", "w2vbackend", "--cluster", "slurm", "--tasks", "2",
+               "--cpus-per-task", "1", "--time-min", "10", "--sbatch", "hold",
+               "--log-dir", str(logs), "--output-dir", str(out), "--model", str(checkpoint),
+               "--threads", "1", "--files-from", str(listing)]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        before = _read_until(proc.stderr, r"waiting for job", 120)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=60) == 130, before + rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    job = re.search(r"submitted job (\d+): 2 task\(s\) over 6 file\(s\)", before).group(1)
+    state = logs / f"{job}_state.json"
+    assert f"w2v-extract --wait {state}" in rest and f"scancel {job}" in rest
+    assert sorted(slurm.queued()) == [f"{job}_{k}" for k in range(2)]  # left running
+    assert not out.exists() or not list(out.glob("*.npy"))
+
+    slurm.run("scontrol", "release", job)
+    summary = tmp_path / "summary.json"
+    started = time.perf_counter()
+    collect = subprocess.run([sys.executable, "-m", "w2vbackend", "--wait", str(state),
+                              "--summary-json", str(summary)],
+                             capture_output=True, text=True, timeout=300)
+    seconds = time.perf_counter() - started
+    assert collect.returncode == 0, collect.stderr
+    assert "w2v-extract: 6 files: 6 written, 0 up to date, 0 failed" in collect.stderr
+    document = json.loads(summary.read_text())
+    assert document["ok"] and [f["audio"] for f in document["files"]] == files[:-1]
+    assert all(Path(f["outputs"]["npy"]).is_file() for f in document["files"])
+    print(f"\n--- submit, then Ctrl-C\n$ {' '.join(command)}\n{before}{rest}"
+          f"--- collect ({seconds:.1f} s)\n$ w2v-extract --wait {state}\n{collect.stderr}")
 
 
 def test_preempted_task_is_requeued_and_finishes(slurm, stimuli, tmp_path):

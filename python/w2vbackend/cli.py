@@ -24,7 +24,7 @@ from .device import sanitize_thread_env
 # set to values those libraries choke on, and they read them once, at load time.
 sanitize_thread_env()
 
-from . import __version__  # noqa: E402
+from . import __version__, cluster_options  # noqa: E402
 from .errors import UsageError, W2VError  # noqa: E402
 from .writers import DEFAULT_BASENAME, MAT_VERSIONS  # noqa: E402
 
@@ -161,6 +161,7 @@ def build_parser(*, suppress_defaults: bool = False) -> _Parser:
     parser.add_argument("--summary-json", metavar="FILE", default=default(None),
                         help="write a machine-readable outcome to FILE" + _NO_DEFAULT)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    cluster_options.add_arguments(parser, default)
     return parser
 
 
@@ -233,15 +234,21 @@ def read_request_file(path: str) -> dict[str, Any]:
         raise UsageError(f"{path}: the request file is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: the request file must hold a JSON object")
-    unknown = sorted(set(data) - set(REQUEST_KEYS))
+    unknown = sorted(set(data) - set(REQUEST_KEYS) - set(cluster_options.KEYS))
     if unknown:
         raise UsageError(f"{path}: unknown key(s) in the request file: {', '.join(unknown)}; "
                          f"known: {', '.join(REQUEST_KEYS)}")
-    return {key: _request_value(key, value) for key, value in data.items()}
+    return {key: value if key in cluster_options.KEYS else _request_value(key, value)
+            for key, value in data.items()}
 
 
 def parse_request(argv: Sequence[str]):
     """A :class:`~w2vbackend.runner.Request` from command-line arguments (and --request)."""
+    return parse_command(argv)[0]
+
+
+def parse_command(argv: Sequence[str]):
+    """(Request, :class:`~w2vbackend.cluster_options.ClusterOptions`) from the arguments."""
     from .runner import Request
 
     namespace = vars(build_parser().parse_args(argv))
@@ -255,9 +262,10 @@ def parse_request(argv: Sequence[str]):
         for key, value in from_file.items():
             if key not in given or (key == "audio" and not namespace["audio"]):
                 namespace[key] = value
-    if not namespace["audio"]:
+    options = cluster_options.take_options(namespace)
+    if not namespace["audio"] and options.wait is None:
         raise UsageError("no audio files given (AUDIO... or \"audio\" in --request)")
-    return Request(**namespace)
+    return Request(**namespace), options
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,12 +366,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             if any(a in ("-h", "--help") for a in argv):
                 build_parser().parse_args(argv)
-            request = parse_request(argv)
+            request, options = parse_command(argv)
         except SystemExit as exc:  # --help, --version
             return int(exc.code or 0)
         summary_path = request.summary_json or summary_path
         verbose = request.verbose
-        code = _run(request, outcomes)
+        code = _run(request, outcomes, options)
     except UsageError as exc:
         error = {"code": exc.code, "message": str(exc)}
         print(f"usage: {PROG} AUDIO... [options]  (see --help)", file=sys.stderr)
@@ -392,10 +400,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return code
 
 
-def _run(request, outcomes: list) -> int:
+def _run(request, outcomes: list, options=None) -> int:
     from .runner import Reporter, exit_code_for, run
 
     reporter = Reporter(quiet=request.quiet, verbose=request.verbose)
+    if options is not None and (options.submits or options.shard is not None):
+        from . import cluster
+
+        found, code = cluster.run_request(request, options, reporter)
+        outcomes.extend(found)
+        if not cluster.unfinished(found):
+            _print_summary(outcomes, reporter, request.quiet)
+        return code
     run(request, reporter, into=outcomes)
     _print_summary(outcomes, reporter, request.quiet)
     return exit_code_for(outcomes)
