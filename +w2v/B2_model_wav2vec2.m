@@ -31,7 +31,9 @@ function result = B2_model_wav2vec2(varargin)
     %     DType           'float32' | 'float16' | 'bfloat16' ['float32']
     %     Overwrite       recompute up-to-date outputs [false]
     %     The other options of w2v.extract (MatVersion, Revision, Threads,
-    %     Quiet, OnError, LoadResults) are accepted too.
+    %     Quiet, OnError, LoadResults, and for SLURM submission Cluster, Tasks,
+    %     Partition, GpusPerNode, CpusPerTask, MemGB, TimeMin,
+    %     ArrayParallelism, Sbatch, LogDir) are accepted too.
     %
     %   Example
     %     r = w2v.B2_model_wav2vec2('Device', 'cpu');

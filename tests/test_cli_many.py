@@ -74,3 +74,20 @@ def test_usage_errors(material, tmp_path, monkeypatch, args):
                            tmp_path / "s.json")
     assert code == 2 and document["error"]["code"] == "badArgument"
 
+
+def test_request_file_as_matlab_writes_it(tmp_path):
+    request = tmp_path / "request.json"
+    # jsonencode of w2v.internal.build_request with 'Cluster', 'slurm', ...
+    request.write_text(json.dumps({
+        "audio": ["/x/a.wav", "/x/b.wav"], "output_dir": "/x/out", "threads": [],
+        "cluster": "slurm", "partition": "gpu", "gpus_per_node": 1, "mem_gb": 16,
+        "time_min": 120, "tasks": 8, "sbatch": ["account=lab"], "log_dir": "/x/logs"}))
+    parsed, options = cli.parse_command(["--request", str(request), "--partition", "big"])
+    assert parsed.audio == ["/x/a.wav", "/x/b.wav"] and parsed.threads is None
+    assert (options.cluster, options.partition, options.gpus_per_node, options.mem_gb,
+            options.time_min, options.tasks, options.log_dir) == \
+        ("slurm", "big", 1, 16.0, 120, 8, "/x/logs")  # the command line wins
+    assert options.sbatch == {"account": "lab"}
+    request.write_text(json.dumps({"audio": ["/x/a.wav"], "tasks": "many"}))
+    with pytest.raises(cli.UsageError):
+        cli.parse_command(["--request", str(request)])

@@ -31,6 +31,7 @@ function request = build_request(audioFiles, opts)
         request.threads = double(opts.Threads);
     end
     request.quiet = logical(opts.Quiet);
+    request = w2v.internal.cluster_request(request, opts);
 end
 
 function value = layers_value(layers)

@@ -18,4 +18,9 @@ function defaults = default_options()
                       'Quiet', false, ...
                       'OnError', 'error', ...
                       'LoadResults', true);
+    % SLURM submission (Cluster, Partition, ...): w2v.internal.cluster_options.
+    clusterDefaults = w2v.internal.cluster_options();
+    for name = fieldnames(clusterDefaults)'
+        defaults.(name{1}) = clusterDefaults.(name{1});
+    end
 end

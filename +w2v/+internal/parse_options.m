@@ -26,6 +26,11 @@ function opts = parse_options(functionName, defaults, args)
 end
 
 function check = validator(name)
+    [~, clusterChecks] = w2v.internal.cluster_options();
+    if isfield(clusterChecks, name)
+        check = clusterChecks.(name);
+        return
+    end
     checks = struct('AudioFile', @is_file_list, ...
                     'OutputDir', @is_name, 'BaseName', @is_name, ...
                     'Model', @is_name, 'Device', @is_name, ...
