@@ -55,6 +55,23 @@ function result = extract(audioFiles, varargin)
     %                     only paths and status (saves memory for long lists)
     %                     [true]
     %
+    %   SLURM submission (one job array over the files, through submitit; the
+    %   call waits for it and shows each file as it completes; see the README
+    %   section "Many stimuli on a cluster"). Defaults in brackets; [] or ''
+    %   = the cluster's default.
+    %     Cluster           '' (run here) | 'slurm' ['']
+    %     Tasks             number of array tasks [one per file, at most 16]
+    %     Partition         partition ['']
+    %     GpusPerNode       GPUs per task [[]]
+    %     CpusPerTask       CPU cores per task [[]]
+    %     MemGB             memory per task, GB [[]]
+    %     TimeMin           time limit per task, minutes [60]
+    %     ArrayParallelism  at most this many tasks at once [[] = all]
+    %     Sbatch            other sbatch options: cell of 'KEY=VALUE' (e.g.
+    %                       {'account=lab', 'qos=high'}) or a struct [{}]
+    %     LogDir            job scripts, logs and state file, visible from the
+    %                       compute nodes ['' = <OutputDir>/w2v-slurm]
+    %
     %   Errors (identifiers): w2v:venvMissing (run w2v.setup), w2v:audioNotFound,
     %   w2v:audioInvalid, w2v:audioTooShort, w2v:modelLoadFailed,
     %   w2v:deviceUnavailable, w2v:outputFailed, w2v:badArgument,
@@ -67,6 +84,10 @@ function result = extract(audioFiles, varargin)
     %     r = w2v.extract('tone.wav', 'OutputDir', tempdir, 'BaseName', 'tone');
     %     imagesc(r.time_axis, 1:size(r.embeddings, 2), r.embeddings');
     %     xlabel('time (s)'); ylabel('feature');
+    %
+    %     % the same on a cluster's GPU partition:
+    %     % r = w2v.extract(files, 'Cluster', 'slurm', 'Partition', 'gpu', ...
+    %     %                 'GpusPerNode', 1, 'TimeMin', 120, 'OutputDir', 'features');
     %
     %   See also w2v.load, w2v.B2_model_wav2vec2, w2v.setup, w2v.doctor.
 

@@ -17,18 +17,26 @@ function request = build_request(audioFiles, opts)
             request.(key) = request_value(name, opts.(name), here);
         end
     end
+    if ~isfield(request, 'cluster')
+        % The submission options mean nothing without Cluster: never sent alone.
+        clusterKeys = table(find(strcmp(table(:, 1), 'Cluster')):end, 2);
+        request = rmfield(request, intersect(fieldnames(request), clusterKeys));
+    end
 end
 
 function value = request_value(name, value, here)
     switch name
-        case 'OutputDir'
+        case {'OutputDir', 'LogDir'}
             value = w2v.internal.absolute_path(value, here);
         case 'Model'
             if isfolder(value)
                 value = w2v.internal.absolute_path(value, here);
             end
-        case {'ChunkSeconds', 'ContextSeconds', 'Threads'}
+        case {'ChunkSeconds', 'ContextSeconds', 'Threads', 'Tasks', 'GpusPerNode', ...
+              'CpusPerTask', 'MemGB', 'TimeMin', 'ArrayParallelism'}
             value = double(value);
+        case 'Cluster'
+            value = lower(value);
         case {'Overwrite', 'Quiet'}
             value = logical(value);
         case 'DType'

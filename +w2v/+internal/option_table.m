@@ -29,6 +29,17 @@ function table = option_table()
              'Quiet', 'quiet', @is_flag, []
              'OnError', '', @(x) is_one_of(x, {'error', 'continue'}), 'error'
              'LoadResults', '', @is_flag, true
+             % SLURM submission: sent only together with Cluster (build_request).
+             'Cluster', 'cluster', @(x) is_one_of(x, {'slurm'}), []
+             'Tasks', 'tasks', @(x) is_count(x, 1), []
+             'Partition', 'partition', @is_name, []
+             'GpusPerNode', 'gpus_per_node', @(x) is_count(x, 0), []
+             'CpusPerTask', 'cpus_per_task', @(x) is_count(x, 1), []
+             'MemGB', 'mem_gb', @is_positive_number, []
+             'TimeMin', 'time_min', @(x) is_count(x, 1), []
+             'ArrayParallelism', 'array_parallelism', @(x) is_count(x, 1), []
+             'Sbatch', 'sbatch', @(x) (isstruct(x) && isscalar(x)) || iscellstr(x), []
+             'LogDir', 'log_dir', @is_name, []
             };
 end
 
@@ -46,6 +57,10 @@ end
 
 function tf = is_optional_count(x)
     tf = isempty(x) || (isnumeric(x) && isscalar(x) && x >= 1 && x == round(x));
+end
+
+function tf = is_count(x, lowest)
+    tf = isnumeric(x) && isscalar(x) && x >= lowest && x == round(x);
 end
 
 function tf = is_flag(x)

@@ -23,7 +23,7 @@ from .device import sanitize_thread_env
 # set to values those libraries choke on, and they read them once, at load time.
 sanitize_thread_env()
 
-from . import __version__  # noqa: E402
+from . import __version__, cluster_options  # noqa: E402
 from .errors import UsageError, W2VError, printable  # noqa: E402
 from .names import DEFAULT_BASENAME  # noqa: E402
 
@@ -122,6 +122,7 @@ def build_parser() -> _Parser:
     parser.add_argument("--request", metavar="FILE",
                         help="JSON file with the options (see below)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    cluster_options.add_arguments(parser, lambda value: argparse.SUPPRESS)
     return parser
 
 
@@ -136,22 +137,29 @@ def _cli_number(text: str) -> float:
 
 def parse_request(argv: Sequence[str]):
     """A :class:`~w2vbackend.request.Request` from command-line arguments (and --request)."""
+    return parse_command(argv)[0]
+
+
+def parse_command(argv: Sequence[str]):
+    """``(Request, ClusterOptions)`` from command-line arguments (and --request): what to
+    compute, and how to run it (here, one shard of it, or as a SLURM job array)."""
     from .request import make_request, read_request_file
 
     given = vars(build_parser().parse_args(argv))
     request_file = given.pop("request", None)
     values: dict[str, Any] = {}
     if request_file:
-        values = read_request_file(request_file)
+        values = read_request_file(request_file, cluster_options.KEYS)
         if values.get("audio") and given.get("audio"):
             raise UsageError("audio files given both on the command line and in the request "
                              "file; give them in one place")
     if not given.get("audio"):
         given.pop("audio", None)
     values.update(given)
-    if not values.get("audio"):
+    options = cluster_options.take_options(values)
+    if not values.get("audio") and options.wait is None:
         raise UsageError("no audio files given (AUDIO... or \"audio\" in --request)")
-    return make_request(values)
+    return make_request(values, require_audio=options.wait is None), options
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,12 +260,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             if any(a in ("-h", "--help") for a in argv):
                 build_parser().parse_args(argv)
-            request = parse_request(argv)
+            request, options = parse_command(argv)
         except SystemExit as exc:  # --help, --version
             return int(exc.code or 0)
         summary_path = request.summary_json or summary_path
         verbose = request.verbose
-        code = _run(request, outcomes)
+        code = _run(request, outcomes, options)
     except UsageError as exc:
         error = {"code": exc.code, "message": str(exc)}
         print(f"usage: {PROG} AUDIO... [options]  (see --help)", file=sys.stderr)
@@ -287,10 +295,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return code
 
 
-def _run(request, outcomes: list) -> int:
+def _run(request, outcomes: list, options=None) -> int:
     from .runner import Reporter, exit_code_for, run
 
     reporter = Reporter(quiet=request.quiet, verbose=request.verbose)
+    if options is not None and (options.submits or options.shard is not None):
+        from . import cluster
+
+        found, code = cluster.run_request(request, options, reporter)
+        outcomes.extend(found)
+        if not cluster.unfinished(found):
+            _print_summary(outcomes, reporter, request.quiet)
+        return code
     run(request, reporter, into=outcomes)
     _print_summary(outcomes, reporter, request.quiet)
     return exit_code_for(outcomes)

@@ -210,23 +210,25 @@ _MAT_ALIASES = {"5": "5", "5.0": "5", "v5": "5", "7": "5", "7.0": "5", "v7": "5"
                 "7.3": "7.3", "v7.3": "7.3", "auto": "auto"}
 
 
-def make_request(values: Mapping[str, Any]) -> Request:
-    """A checked, resolved :class:`Request` from option values (missing ones: defaults).
+def make_request(values: Mapping[str, Any], *, require_audio: bool = True) -> Request:
+    """A checked, resolved :class:`Request` from option values (missing ones: defaults);
+    ``require_audio=False`` allows a request without inputs (collecting a job array).
 
-    A local model folder is recorded by its absolute path (in the outputs and the
-    fingerprint); the base name is checked for safety.
+    Paths are made absolute (the audio, the output folder, and a local model folder, which is
+    recorded by its path in the outputs and the fingerprint); the base name is checked.
     """
     unknown = sorted(set(values) - set(REQUEST_KEYS))
     if unknown:
         raise UsageError(f"unknown option(s) {', '.join(shorten(u, 40) for u in unknown)}; "
                          f"known: {', '.join(REQUEST_KEYS)}")
-    if not values.get("audio"):
+    if not values.get("audio") and require_audio:
         raise UsageError("no audio files given")
     checked = {name: (check_option(name, values[name]) if name in values
                       else OPTION_BY_NAME[name].default) for name in REQUEST_KEYS}
     local = os.path.expanduser(checked["model"])
     if os.path.isdir(local):
         checked["model"] = os.path.abspath(local)
+    checked["output_dir"] = os.path.abspath(checked["output_dir"])
     validate_basename(checked["basename"])
     return Request(**checked)
 
@@ -276,8 +278,9 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
-def read_request_file(path: str) -> dict[str, Any]:
-    """The option values in a JSON request file (an object whose keys are option names).
+def read_request_file(path: str, extra_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The option values in a JSON request file (an object whose keys are option names, or
+    ``extra_keys``: the options of how to run, see :mod:`w2vbackend.cluster_options`).
 
     As MATLAB's ``jsonencode`` writes it: an empty array ``[]`` means "not given" for options
     that have a default. Values are checked by :func:`make_request`, not here.
@@ -303,10 +306,10 @@ def read_request_file(path: str) -> dict[str, Any]:
         raise UsageError(f"{shown}: the request file must hold a JSON object")
     if _depth(data, MAX_REQUEST_DEPTH) > MAX_REQUEST_DEPTH:
         raise UsageError(f"{shown}: the request file is nested too deeply")
-    unknown = sorted(set(data) - set(REQUEST_KEYS))
+    unknown = sorted(set(data) - set(REQUEST_KEYS) - set(extra_keys))
     if unknown:
         raise UsageError(f"{shown}: unknown key(s) in the request file: "
                          f"{', '.join(shorten(k, 40) for k in unknown)}; known: "
-                         f"{', '.join(REQUEST_KEYS)}")
-    return {key: (None if value == [] and OPTION_BY_NAME[key].nullable else value)
-            for key, value in data.items()}
+                         f"{', '.join((*REQUEST_KEYS, *extra_keys))}")
+    return {key: (None if key in OPTION_BY_NAME and value == [] and OPTION_BY_NAME[key].nullable
+                  else value) for key, value in data.items()}
