@@ -85,3 +85,24 @@ def test_second_setup_run_is_quick_and_installs_nothing():
     assert elapsed < 15
     # The last line is the interpreter that MATLAB's pyenv should use.
     assert Path(proc.stdout.strip().splitlines()[-1]).name.startswith("python")
+
+
+def test_no_exported_name_is_also_a_submodule():
+    """``from w2vbackend import extract`` must give the function, also after something imported
+    the module that defines it (a submodule of the same name would shadow it)."""
+    import pkgutil
+
+    import w2vbackend
+
+    modules = {m.name for m in pkgutil.iter_modules(w2vbackend.__path__)}
+    assert not modules & set(w2vbackend.__all__)
+    code = ("import w2vbackend.engine, w2vbackend.runner\n"
+            "from w2vbackend import extract, run, load_model, load_audio, Result\n"
+            "assert callable(extract) and callable(run) and isinstance(Result, type)\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_package_and_the_up_to_date_path_do_not_import_torch():
+    code = ("import sys, w2vbackend, w2vbackend.cli, w2vbackend.request, w2vbackend.runner, "
+            "w2vbackend.fingerprint\nassert 'torch' not in sys.modules, 'torch imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
