@@ -11,7 +11,13 @@ import torch
 from synth import speech_like
 from w2vbackend import extract
 from w2vbackend.audio import audio_from_array
-from w2vbackend.calibrate import calibrate, nearest_cut_offsets, relative_cost, window_cost
+from w2vbackend.calibrate import (
+    calibrate,
+    nearest_cut_offsets,
+    recommend,
+    relative_cost,
+    window_cost,
+)
 from w2vbackend.calibrate_cli import main
 from w2vbackend.calibration_report import write_report
 from w2vbackend.defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
@@ -63,6 +69,28 @@ def test_recommended_setting_meets_its_target(calibration, base, recording):
         worst = min(worst, float(cos.min()))
     assert worst >= calibration.target
     assert worst == pytest.approx(rec.worst_cosine, abs=2e-6)
+
+
+def test_plain_windows_recommendation_meets_its_target(base, recording):
+    # Plain windows fail the target without context and reach it with enough (the tiny model's
+    # positional reach is 8 frames, 0.16 s): the recommendation must skip the cheap failures.
+    cal = calibrate(recording, base, layers=LAYERS, chunks=(0.5, 2.0), contexts=(0.0, 1.0),
+                    reference_seconds=4.5, start_seconds=1.0, positional_context=False)
+    assert any(s.worst_cosine < cal.target for s in cal.settings)
+    cheapest = min(cal.settings, key=lambda s: s.relative_cost)
+    assert not cheapest.meets_target
+    rec = cal.recommended
+    assert rec is not None and rec.context_seconds == 1.0
+    excerpt = np.asarray(recording.waveform[SR:SR + round(4.5 * SR)])
+    reference = transformers_pass(base, excerpt)
+    result = extract(excerpt, sample_rate=SR, model=base, layers=LAYERS,
+                     chunk_seconds=rec.chunk_seconds, context_seconds=rec.context_seconds,
+                     positional_context=False)
+    for position, ref in enumerate(reference):
+        a, b = result.embeddings[position].astype(np.float64), ref.astype(np.float64)
+        cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+        assert cos.min() >= cal.target
+    assert recommend(cal.settings, 1.1) is None
 
 
 def test_recommendation_is_the_cheapest_that_meets_the_target(calibration):

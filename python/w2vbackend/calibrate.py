@@ -88,6 +88,7 @@ class Calibration:
     reference_wall_time_s: float
     target: float
     frame_stride_s: float
+    positional_context: bool
     settings: list[SettingFigures]
     recommended: Optional[SettingFigures]
 
@@ -147,6 +148,15 @@ def nearest_cut_offsets(num_frames: int, chunk_frames: int) -> np.ndarray:
                     frames - nearest)
 
 
+def recommend(figures: Sequence[SettingFigures], target: float) -> Optional[SettingFigures]:
+    """The cheapest measured setting whose worst cosine reaches ``target`` (ties: the higher
+    worst cosine); None when none does."""
+    meeting = [f for f in figures if f.worst_cosine is not None and f.worst_cosine >= target]
+    if not meeting:
+        return None
+    return min(meeting, key=lambda f: (round(f.relative_cost, 6), -f.worst_cosine))
+
+
 def _excerpt(recording: Audio, start_seconds: float, seconds: float) -> Audio:
     rate = int(recording.sample_rate)
     first = round(start_seconds * rate)
@@ -176,14 +186,16 @@ def calibrate(recording: Audio, loaded: LoadedModel, *, layers: Any = "last",
               chunks: Sequence[float] = DEFAULT_CHUNKS,
               contexts: Sequence[float] = DEFAULT_CONTEXTS,
               reference_seconds: float = DEFAULT_REFERENCE_SECONDS, start_seconds: float = 0.0,
-              target: float = DEFAULT_TARGET, progress=None) -> Calibration:
+              target: float = DEFAULT_TARGET, positional_context: bool = True,
+              progress=None) -> Calibration:
     """Measure every chunk x context against one pass over the excerpt (module docstring).
 
     ``recording``: at the model's rate. ``layers``: as for ``extract``. ``chunks``,
     ``contexts``: seconds (checked like ``chunk_seconds``/``context_seconds``).
     ``reference_seconds``: length of the excerpt (s); ``start_seconds``: where it starts.
-    ``target``: worst cosine a recommended setting must reach. ``progress(text)``: called with
-    one line per setting measured.
+    ``target``: worst cosine a recommended setting must reach. ``positional_context``: as for
+    ``extract`` (``False``: plain windows, for comparison). ``progress(text)``: called with one
+    line per setting measured.
     """
     from .engine import run_engine
     from .request import check_option, engine_settings
@@ -206,7 +218,8 @@ def calibrate(recording: Audio, loaded: LoadedModel, *, layers: Any = "last",
     figures = []
     for chunk in chunk_grid:
         for context in context_grid:
-            settings = engine_settings(layers=spec, chunk_seconds=chunk, context_seconds=context)
+            settings = engine_settings(layers=spec, chunk_seconds=chunk, context_seconds=context,
+                                       positional_context=positional_context)
             started = time.perf_counter()
             result = run_engine(excerpt, loaded, settings)
             wall = time.perf_counter() - started
@@ -227,17 +240,26 @@ def calibrate(recording: Audio, loaded: LoadedModel, *, layers: Any = "last",
             if progress is not None:
                 progress(f"chunk {chunk:g} s, context {context:g} s: worst cosine "
                          f"{cos[worst]:.6f}")
-    meeting = [f for f in figures if f.meets_target]
-    recommended = (min(meeting, key=lambda f: (round(f.relative_cost, 6), -f.worst_cosine))
-                   if meeting else None)
+    recommended = recommend(figures, float(target))
     return Calibration(
         model={**vars(loaded.info())}, audio={**vars(recording.info()),
                                               "duration_s": recording.duration},
         layers=indices, reference_start_s=float(start_seconds),
         reference_seconds=excerpt.duration, reference_wall_time_s=reference_time,
-        target=float(target), frame_stride_s=stride_s, settings=figures,
+        target=float(target), frame_stride_s=stride_s,
+        positional_context=positional_context, settings=figures,
         recommended=recommended)
 
 
-__all__ = ["DEFAULT_CHUNKS", "DEFAULT_CONTEXTS", "DEFAULT_REFERENCE_SECONDS", "DEFAULT_TARGET",
-           "Calibration", "SettingFigures", "calibrate", "nearest_cut_offsets", "relative_cost"]
+__all__ = [
+    "DEFAULT_CHUNKS",
+    "DEFAULT_CONTEXTS",
+    "DEFAULT_REFERENCE_SECONDS",
+    "DEFAULT_TARGET",
+    "Calibration",
+    "SettingFigures",
+    "calibrate",
+    "nearest_cut_offsets",
+    "recommend",
+    "relative_cost",
+]

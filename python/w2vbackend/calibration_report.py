@@ -37,6 +37,7 @@ def report_document(cal: Calibration) -> dict[str, Any]:
         "reference": {"start_s": cal.reference_start_s, "seconds": cal.reference_seconds,
                       "wall_time_s": cal.reference_wall_time_s},
         "target": cal.target,
+        "positional_context": cal.positional_context,
         "default": {"chunk_seconds": DEFAULT_CHUNK_SECONDS,
                     "context_seconds": DEFAULT_CONTEXT_SECONDS},
         "cost": "model FLOPs per output frame of a long recording, relative to the default",
@@ -65,6 +66,9 @@ def report_markdown(cal: Calibration, figure_name: Optional[str]) -> str:
         f"one forward pass over {cal.reference_seconds:.2f} s from {cal.reference_start_s:g} s",
         f"- hidden states: {layers} (transformers numbering; per frame the lowest cosine of "
         "these)",
+        *([] if cal.positional_context else
+          ["- plain windows (`positional_context=False`): the positional convolution sees only "
+           "each window's own audio"]),
         f"- w2vbackend {__version__}, torch {versions.get('torch')}, transformers "
         f"{versions.get('transformers')}; written {utc_now_iso()}",
         "",
