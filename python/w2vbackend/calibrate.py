@@ -239,7 +239,7 @@ def calibrate(recording: Audio, loaded: LoadedModel, *, layers: Any = "last",
                 bool(cos[worst] >= target), cos, offsets))
             if progress is not None:
                 progress(f"chunk {chunk:g} s, context {context:g} s: worst cosine "
-                         f"{cos[worst]:.6f}")
+                         f"{cos[worst]:.7f}")
     recommended = recommend(figures, float(target))
     return Calibration(
         model={**vars(loaded.info())}, audio={**vars(recording.info()),

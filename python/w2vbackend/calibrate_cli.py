@@ -154,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{PROG}: warning: no setting reaches the target {cal.target:g}", file=sys.stderr)
     else:
         say(f"recommended: --chunk-seconds {rec.chunk_seconds:g} --context-seconds "
-            f"{rec.context_seconds:g} (worst cosine {rec.worst_cosine:.6f}, "
+            f"{rec.context_seconds:g} (worst cosine {rec.worst_cosine:.7f}, "
             f"{rec.relative_cost:.2f}x the default's cost)")
     say(f"wrote {paths['md']}, {paths['json'].name}"
         + (f", {paths['png'].name}" if paths["png"] else ""))

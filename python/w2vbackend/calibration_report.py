@@ -1,11 +1,13 @@
 """Writing a :class:`~w2vbackend.calibrate.Calibration` as a report a methods section can cite:
 ``B.md`` (table, recommendation, a sentence to adapt), ``B.json`` (the same figures) and
-``B.png`` (per-frame cosine against the position relative to the nearest cut, per setting).
+``B.png`` (per-frame ``1 - cosine`` against the position relative to the nearest cut, per
+setting).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Optional
@@ -47,6 +49,11 @@ def report_document(cal: Calibration) -> dict[str, Any]:
     })
 
 
+def _floor(value: float, digits: int = 6) -> str:
+    """``value`` rounded down, so that "at least" stays true."""
+    return f"{math.floor(value * 10**digits) / 10**digits:.{digits}f}"
+
+
 def _cell(value: Optional[float], digits: int = 6) -> str:
     return "no cut" if value is None else f"{value:.{digits}f}"
 
@@ -76,15 +83,16 @@ def report_markdown(cal: Calibration, figure_name: Optional[str]) -> str:
         f"output frame of a long recording, relative to the default (chunk "
         f"{DEFAULT_CHUNK_SECONDS:g} s, context {DEFAULT_CONTEXT_SECONDS:g} s).",
         "",
-        "| chunk (s) | context (s) | cuts | worst cosine | median cosine | worst frame from cut "
-        "(s) | relative cost | wall time (s) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| chunk (s) | context (s) | cuts | worst cosine | 1 - worst | median cosine | worst "
+        "frame from cut (s) | relative cost | wall time (s) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in cal.settings:
         where = "" if s.worst_frame_from_cut_s is None else f"{s.worst_frame_from_cut_s:+.2f}"
         mark = " *" if s is cal.recommended else ""
+        gap = "" if s.worst_cosine is None else f"{1 - s.worst_cosine:.1e}"
         lines.append(f"| {s.chunk_seconds:g}{mark} | {s.context_seconds:g} | {s.cuts} | "
-                     f"{_cell(s.worst_cosine)} | {_cell(s.median_cosine)} | {where} | "
+                     f"{_cell(s.worst_cosine)} | {gap} | {_cell(s.median_cosine)} | {where} | "
                      f"{s.relative_cost:.2f}x | {s.wall_time_s:.2f} |")
     lines.append("")
     rec = cal.recommended
@@ -95,7 +103,8 @@ def report_markdown(cal: Calibration, figure_name: Optional[str]) -> str:
     else:
         lines += [
             f"**Recommended** (*): chunk {rec.chunk_seconds:g} s, context "
-            f"{rec.context_seconds:g} s: worst cosine {rec.worst_cosine:.6f}, median "
+            f"{rec.context_seconds:g} s: worst cosine {_floor(rec.worst_cosine)} (1 - cosine "
+            f"{1 - rec.worst_cosine:.1e}), median "
             f"{rec.median_cosine:.6f}, {rec.relative_cost:.2f}x the default's cost.",
             "",
             "For a methods section (adapt):",
@@ -105,7 +114,8 @@ def report_markdown(cal: Calibration, figure_name: Optional[str]) -> str:
             f" s of attention context on each side and the positional convolution's full reach."
             f" On a {cal.reference_seconds:.0f}-s excerpt of the stimulus, per-frame cosine "
             f"similarity to a single forward pass over the excerpt was at least "
-            f"{rec.worst_cosine:.4f} (median {rec.median_cosine:.6f}).",
+            f"{_floor(rec.worst_cosine)} (1 - cosine at most {1 - rec.worst_cosine:.1e}; "
+            f"median {rec.median_cosine:.6f}).",
             "",
         ]
     if figure_name:
@@ -114,9 +124,15 @@ def report_markdown(cal: Calibration, figure_name: Optional[str]) -> str:
     return "\n".join(lines)
 
 
+# 1 - cosine is drawn on a log axis (cosines of good settings all read "1.0000" on a linear one);
+# exact frames are drawn at this floor.
+FIGURE_FLOOR = 1e-9
+
+
 def write_figure(cal: Calibration, path: Path) -> bool:
-    """``B.png``: per chunk one panel, per context one line of the worst cosine at each position
-    relative to the nearest cut (s). False when no setting had a cut."""
+    """``B.png``: per chunk one panel, per context one line of ``1 - cosine`` (log axis) of the
+    worst frame at each position relative to the nearest cut (s), and the target as a dashed
+    line. False when no setting had a cut."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: files only
@@ -133,14 +149,16 @@ def write_figure(cal: Calibration, path: Path) -> bool:
             offsets = np.asarray(s.offsets)
             positions = np.unique(offsets)
             worst = np.array([s.cosines[offsets == p].min() for p in positions])
-            ax.plot(positions * cal.frame_stride_s, worst, lw=1,
+            ax.plot(positions * cal.frame_stride_s, np.maximum(1 - worst, FIGURE_FLOOR), lw=1,
                     label=f"context {s.context_seconds:g} s")
-        ax.axhline(cal.target, color="k", ls="--", lw=0.8, label=f"target {cal.target:g}")
+        ax.axhline(1 - cal.target, color="k", ls="--", lw=0.8,
+                   label=f"target (cosine {cal.target:g})")
         ax.axvline(0, color="0.6", lw=0.6)
+        ax.set_yscale("log")
         ax.set_title(f"chunk {chunk:g} s")
         ax.set_xlabel("position relative to the nearest cut (s)")
-    axes[0][0].set_ylabel("cosine to one pass (worst at each position)")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+    axes[0][0].set_ylabel("1 - cosine to one pass\n(worst frame at each position)")
+    axes[0][-1].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

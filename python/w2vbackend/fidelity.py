@@ -219,7 +219,8 @@ def fidelity_line(fidelity: dict[str, Any]) -> str:
     worst = min(fidelity["layers"], key=lambda f: f["worst_cosine"])
     verdict = "ok" if fidelity["passed"] else f"BELOW the threshold {fidelity['threshold']:g}"
     return (f"verify: cut at {fidelity['cut_seconds']:.2f} s, worst cosine "
-            f"{worst['worst_cosine']:.6f} (layer {worst['layer']}, "
+            f"{worst['worst_cosine']:.7f} (1 - cosine {1 - worst['worst_cosine']:.1e}; layer "
+            f"{worst['layer']}, "
             f"{worst['worst_frame_from_cut']:+d} frames from the cut), median "
             f"{worst['median_cosine']:.6f}, largest relative difference "
             f"{worst['max_relative_difference']:.2e}: {verdict}")
