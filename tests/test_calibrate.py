@@ -181,6 +181,31 @@ def test_cli(checkpoints, make_wav, tmp_path, capsys):
     assert main([str(path), "--model", str(checkpoints["xlsr"]), "--start-seconds", "9"]) == 2
 
 
+def test_cli_request_file(checkpoints, make_wav, tmp_path, capsys):
+    # Options as data (how MATLAB passes them): a name with spaces and $(...) is just a name.
+    path, _ = make_wav(name="my story $(touch pwned).wav", duration_s=3.0)
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"audio": str(path), "model": str(checkpoints["xlsr"]),
+                                   "chunks": [1], "contexts": 0.5, "reference_seconds": 3,
+                                   "output_dir": str(tmp_path / "out"), "basename": "cal",
+                                   "revision": [], "threads": 1}))
+    assert main(["--request", str(request), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    doc = json.loads((tmp_path / "out" / "cal.json").read_text())
+    assert [(s["chunk_seconds"], s["context_seconds"]) for s in doc["settings"]] == [(1, 0.5)]
+    assert doc["audio"]["path"] == str(path) and not (tmp_path / "pwned").exists()
+    # the command line takes precedence over the file
+    assert main(["--request", str(request), "--quiet", "--contexts", "0,1"]) == 0
+    doc = json.loads((tmp_path / "out" / "cal.json").read_text())
+    assert [s["context_seconds"] for s in doc["settings"]] == [0, 1]
+    request.write_text(json.dumps({"audio": str(path), "chunk": [1]}))
+    assert main(["--request", str(request)]) == 2
+    assert "unknown key 'chunk'" in capsys.readouterr().err
+    request.write_text(json.dumps({"audio": str(path), "chunks": ["1"]}))
+    assert main(["--request", str(request)]) == 2
+    assert main([]) == 2 and "no audio file given" in capsys.readouterr().err
+
+
 def test_bad_arguments(base, recording):
     with pytest.raises(UsageError, match="target"):
         calibrate(recording, base, target=1.5)

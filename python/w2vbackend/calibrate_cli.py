@@ -8,6 +8,7 @@ chunk x context settings, a report in Markdown and JSON with a PNG figure.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -68,7 +69,7 @@ def build_parser() -> _Parser:
     parser = _Parser(prog=PROG, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="Which chunk and context a model needs: a chunk x context "
                                  "table against one forward pass, on your own recording.")
-    parser.add_argument("audio", metavar="AUDIO", help="one audio file")
+    parser.add_argument("audio", metavar="AUDIO", nargs="?", help="one audio file")
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help="Hugging Face model id or local model folder (default: %(default)s)")
     parser.add_argument("--layers", default="last",
@@ -95,8 +96,76 @@ def build_parser() -> _Parser:
                         help="base name of the report files (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of failures")
+    parser.add_argument("--request", metavar="FILE",
+                        help="JSON object with these options (keys with '_': audio, model, "
+                             "chunks [list], reference_seconds, ...); the command line's take "
+                             "precedence")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+# Request-file keys and the kind of value each takes.
+_REQUEST_KINDS = {"audio": str, "model": str, "layers": (str, int, list), "chunks": list,
+                  "contexts": list, "reference_seconds": (int, float),
+                  "start_seconds": (int, float), "target": (int, float), "device": str,
+                  "dtype": str, "revision": str, "threads": int, "output_dir": str,
+                  "basename": str, "quiet": bool, "verbose": bool}
+
+
+def _read_request(path: str) -> dict:
+    """The options in a JSON request file (how MATLAB passes them: as data, never as a shell
+    string); ``[]`` or null means "not given"."""
+    from .request import MAX_REQUEST_BYTES
+
+    shown = printable(path)
+    try:
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_REQUEST_BYTES + 1)
+        data = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_REQUEST_BYTES else None
+    except OSError as exc:
+        raise UsageError(f"{shown}: cannot read the request file ({exc.strerror or exc})") \
+            from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise UsageError(f"{shown}: the request file is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{shown}: the request file must hold a JSON object (at most "
+                         f"{MAX_REQUEST_BYTES // 2**20} MiB)")
+    values = {}
+    for key, value in data.items():
+        kind = _REQUEST_KINDS.get(key)
+        if kind is None:
+            raise UsageError(f"{shown}: unknown key {key!r}; known: {', '.join(_REQUEST_KINDS)}")
+        if value is None or (value == [] and key not in ("chunks", "contexts")):
+            continue
+        if key in ("chunks", "contexts") and isinstance(value, (int, float)) \
+                and not isinstance(value, bool):
+            value = [value]  # MATLAB's jsonencode writes a 1 x 1 array as a number
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
+            raise UsageError(f"{shown}: {key} has the wrong type ({type(value).__name__})")
+        if key in ("chunks", "contexts"):
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise UsageError(f"{shown}: {key} must be a list of seconds")
+            value = tuple(float(v) for v in value)
+        values[key] = value
+    return values
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    """The options from the command line over those of ``--request`` over the defaults."""
+    parser = build_parser()
+    defaults = vars(parser.parse_args([]))
+    for action in parser._actions:  # only what the command line gives
+        action.default = argparse.SUPPRESS
+    given = vars(parser.parse_args(argv))
+    values = dict(defaults)
+    request_file = given.pop("request", None)
+    if request_file:
+        values.update(_read_request(request_file))
+    values.update(given)
+    if not values.get("audio"):
+        raise UsageError("no audio file given (AUDIO or \"audio\" in --request)")
+    values.pop("request", None)
+    return argparse.Namespace(**values)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -105,7 +174,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     verbose = "--verbose" in argv
     try:
         try:
-            args = build_parser().parse_args(argv)
+            if any(a in ("-h", "--help", "--version") for a in argv):
+                build_parser().parse_args(argv)
+            args = parse_arguments(argv)
         except SystemExit as exc:  # --help, --version
             return int(exc.code or 0)
         return _run(args)
@@ -142,7 +213,9 @@ def _run(args: argparse.Namespace) -> int:
         hf_logging.disable_progress_bar()
     say = (lambda text: None) if args.quiet else (
         lambda text: print(f"{PROG}: {printable(text)}", file=sys.stderr))
-    set_threads(args.threads)
+    from .request import check_option
+
+    set_threads(None if args.threads is None else check_option("threads", args.threads))
     loaded = load_model(args.model, revision=args.revision, device=args.device, dtype=args.dtype)
     recording = load_audio(args.audio, loaded.geometry.sample_rate)
     cal = calibrate(recording, loaded, layers=args.layers, chunks=args.chunks,
