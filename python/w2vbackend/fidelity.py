@@ -9,7 +9,9 @@ weights. This check measures it for the user's own model and recording.
   after it (clipped to the recording), given the whole recording's input normalisation and
   first-layer GroupNorm statistics, exactly as the chunked run (and one pass over the whole
   recording) uses them. The reference is itself a window; its numbers are transformers' own
-  forward pass over those samples.
+  forward pass over those samples. It stands for one pass over the whole recording, so it uses
+  the whole recording's GroupNorm statistics also when the run used each window's
+  (``group_norm="window"``): the check then measures what that choice costs.
 * **The compared frames**: those within half a chunk of the cut (the frames for which it is the
   nearest cut), so that the reference's own edges stay at least half a chunk away from them.
 * **Per requested layer**: worst and median cosine over the compared frames, the largest relative
@@ -18,8 +20,10 @@ weights. This check measures it for the user's own model and recording.
 
 Cost: one extra forward pass over two chunks of audio (40 s at the defaults; attention over that
 span is quadratic, so about 2.2x the cost of one 20 s window), plus, for group-norm encoders,
-one pass of the first convolution over the whole recording. The check passes when the worst
-cosine of every layer is at least :data:`VERIFY_THRESHOLD`.
+one pass of the first convolution over the whole recording (about 1 % more than the chunked
+run for a one-hour recording). Memory: the requested layers' hidden states over two chunks, and
+a copy of the chunked run's over one. The check passes when the worst cosine of every layer is
+at least :data:`VERIFY_THRESHOLD`.
 """
 
 from __future__ import annotations
