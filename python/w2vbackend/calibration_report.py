@@ -55,7 +55,7 @@ def _floor(value: float, digits: int = 6) -> str:
 
 
 def _cell(value: Optional[float], digits: int = 6) -> str:
-    return "no cut" if value is None else f"{value:.{digits}f}"
+    return "no cut" if value is None else _floor(value, digits)
 
 
 def report_markdown(cal: Calibration, figure_name: Optional[str]) -> str:
