@@ -100,7 +100,8 @@ class Result:
     ``layers``: non-negative hidden-state indices (transformers numbering, see
     :func:`w2vbackend.layers.resolve_layers`). ``geometry``: the model's frame geometry.
     ``model``, ``audio``, ``facts``: what the outputs record about the checkpoint, the recording
-    and the computation.
+    and the computation. ``fidelity``: the verify check's figures (see
+    :mod:`w2vbackend.fidelity`), or ``None`` when it was not asked for.
     """
 
     embeddings: Optional[np.ndarray]
@@ -111,6 +112,7 @@ class Result:
     model: ModelInfo
     audio: AudioInfo
     facts: RunFacts
+    fidelity: Optional[dict] = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -177,7 +179,7 @@ def extract(audio, *, model: str | LoadedModel = DEFAULT_MODEL, sample_rate: Opt
             context_seconds: float = DEFAULT_CONTEXT_SECONDS, device: str = "auto",
             dtype: str = "float32", revision: Optional[str] = None,
             group_norm: str = "recording", positional_context: bool = True,
-            sink: Optional[Sink] = None,
+            verify: bool = False, sink: Optional[Sink] = None,
             progress: Optional[Callable[[float], Any]] = None) -> Result:
     """Embeddings for every frame of a whole recording, computed in windows with context.
 
@@ -196,6 +198,9 @@ def extract(audio, *, model: str | LoadedModel = DEFAULT_MODEL, sample_rate: Opt
     transformer-layer input equals the full pass's exactly. ``False``: plain windows.
     ``group_norm``: ``"recording"`` (first-layer GroupNorm statistics of the whole recording;
     default) or ``"window"`` (each window's own, as a plain forward pass on the window would).
+    ``verify``: also compare the frames around one cut with one forward pass over a span
+    around it and set ``Result.fidelity`` (costs one extra pass over two chunks; see
+    :mod:`w2vbackend.fidelity`).
     ``sink``: where finished blocks go (default: an in-memory array, returned as
     ``Result.embeddings``). ``progress(seconds_done)``: called after each window with the
     cumulative audio seconds done (the last call equals the duration).
@@ -210,9 +215,15 @@ def extract(audio, *, model: str | LoadedModel = DEFAULT_MODEL, sample_rate: Opt
     settings = engine_settings(layers=layers, chunk_seconds=chunk_seconds,
                                context_seconds=context_seconds, group_norm=group_norm,
                                positional_context=positional_context)
+    if not isinstance(verify, bool):
+        raise UsageError(f"verify must be true or false, got {verify!r}")
     loaded = model if isinstance(model, LoadedModel) else load_model(
         model, revision=revision, device=device, dtype=dtype)
     recording = _as_audio(audio, sample_rate, loaded.geometry.sample_rate)
+    if verify:
+        from .fidelity import run_verified
+
+        return run_verified(recording, loaded, settings, sink=sink, progress=progress)
     return run_engine(recording, loaded, settings, sink=sink, progress=progress)
 
 

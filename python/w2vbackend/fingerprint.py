@@ -105,6 +105,9 @@ def fingerprint_inputs(request: Request, audio_sha256: str,
         "group_norm": request.group_norm,
         "w2vbackend": __version__,
         "format_version": JSON_FORMAT_VERSION,
+        # Only when asked for, so that earlier outputs keep their fingerprint: the check adds a
+        # block to the .json, and a run without it must not pass for a verified one.
+        **({"verify": True} if request.verify else {}),
     }
 
 

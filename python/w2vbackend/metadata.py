@@ -157,6 +157,7 @@ def engine_fields(result: Result) -> dict[str, Any]:
         else result.facts.normalisation[1],
         "audio": {**_audio(result), "duration": result.audio.duration},
         "wall_time": result.facts.wall_time,
+        "fidelity": result.fidelity,
     })
 
 
@@ -207,6 +208,7 @@ def build_document(result: Result, *, outputs: Mapping[str, Any],
         "time_axis_step": TIME_AXIS_STEP,
         "time_axis_frames": indices,
         "time_axis_seconds": times,
+        "fidelity": result.fidelity,
         "outputs": dict(outputs),
         "fingerprint": dict(fingerprint),
     })

@@ -83,6 +83,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("group_norm", "choice", "recording",
            "group-norm feature encoders (wav2vec2-base, HuBERT): first-layer statistics of the "
            "whole recording, or of each window", choices=GROUP_NORM_MODES),
+    Option("verify", "flag", False, "also run one forward pass over the chunk on each side of "
+           "a cut and compare the frames around the cut with it (worst and median cosine, in "
+           "the .json 'fidelity' block; a warning when the worst cosine is below 0.999); costs "
+           "one extra pass over two chunks"),
     Option("quiet", "flag", False, "no progress bars or progress messages (errors are still "
            "shown)"),
     Option("verbose", "flag", False, "print tracebacks of failures"),
@@ -116,6 +120,7 @@ class Request:
     overwrite: bool
     mat_version: str
     group_norm: str
+    verify: bool
     quiet: bool
     verbose: bool
     summary_json: Optional[str]

@@ -246,12 +246,17 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
                 bar.update(round(step, 2))
             reporter.advance_overall(step)
 
+        engine = run_engine
+        if request.verify:
+            from .fidelity import run_verified as engine
         try:
-            result = run_engine(audio, loaded, settings_of(request), sink=store,
-                                progress=progress, sha256=job.audio_sha256)
+            result = engine(audio, loaded, settings_of(request), sink=store,
+                            progress=progress, sha256=job.audio_sha256)
         finally:
             if bar is not None:
                 bar.close()
+        if result.fidelity is not None:
+            _report_fidelity(outcome.audio, result.fidelity, reporter)
         del audio  # the whole waveform is not needed while the files are written
         inputs = fingerprint_inputs(request, job.audio_sha256, loaded.num_hidden_layers)
         written = write_outputs(tx, store, result, mat_version=request.mat_version,
@@ -269,6 +274,17 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
                          f"see {written.mat_failed}")
     mat = f", {paths.basename}.mat (v{written.mat_version})" if written.mat else ""
     reporter.info(f"wrote {paths.folder / paths.basename}.npy{mat}, {paths.basename}.json")
+
+
+def _report_fidelity(audio: str, fidelity: dict, reporter: Reporter) -> None:
+    """The verify check's one line: a warning when it did not pass."""
+    from .fidelity import fidelity_line
+
+    line = with_file(audio, fidelity_line(fidelity))
+    if fidelity["passed"]:
+        reporter.info(line)
+    else:
+        reporter.warning(line)
 
 
 def summary_document(outcomes: Sequence[FileOutcome], exit_code: int,
