@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shlex
 import socket
 from pathlib import Path
 from typing import Optional
 
-from .errors import OutputError
+from .errors import OutputError, printable
 from .outdir import output_error
+from .safe_open import NotRegularFileError, is_same_file, open_regular
 
 
 class OutputLock:
@@ -39,7 +41,9 @@ class OutputLock:
     def _busy(self) -> OutputError:
         holder = ""
         with contextlib.suppress(OSError, ValueError):
-            pid = self.path.read_text().split()[0]
+            fd = open_regular(self.path, write=False, create=False)
+            with os.fdopen(fd, "r") as stream:
+                pid = stream.read(200).split()[0]
             holder = f" (pid {int(pid)})"
         return OutputError(
             f"{self.path}: these outputs are being written by another run{holder}; wait for it "
@@ -48,7 +52,12 @@ class OutputLock:
     def acquire(self) -> None:
         for _ in range(20):
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fd = open_regular(self.path)
+            except NotRegularFileError as exc:
+                raise OutputError(
+                    f"{printable(str(self.path))}: the lock file {exc.strerror}; w2v writes only "
+                    f"regular files it creates: remove it (rm {shlex.quote(str(self.path))})"
+                ) from None
             except OSError as exc:
                 raise output_error(self.path, "create the lock file", exc) from None
             try:
@@ -61,11 +70,7 @@ class OutputLock:
                 raise output_error(self.path, "lock", exc) from None
             # The previous holder may have unlinked the file between our open() and flock():
             # then we hold a lock on a dead inode and must start again.
-            try:
-                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
-            except FileNotFoundError:
-                same = False
-            if same:
+            if is_same_file(fd, self.path):
                 os.ftruncate(fd, 0)
                 os.write(fd, self._owner_text().encode())
                 self._fd = fd

@@ -14,6 +14,7 @@ import numpy as np
 from .errors import UsageError
 from .npystore import NpyStore
 from .outdir import DISK_FULL, human_size, output_error
+from .safe_open import open_new
 
 MAT_VERSIONS = ("auto", "5", "7.3")
 
@@ -76,7 +77,7 @@ def write_mat_v5(path: Path, store: NpyStore, variables: dict[str, Any]) -> None
             embeddings[start:stop, :] = block
         else:
             embeddings[start:stop, :, layer] = block
-    with open(path, "wb") as stream:
+    with open_new(path, "wb") as stream:
         scipy.io.savemat(stream, {"embeddings": embeddings, **variables}, format="5",
                          do_compression=False, oned_as="column")
         stream.flush()

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from .errors import OutputError, UsageError, printable
+from .safe_open import create_new_fd
 
 # Room kept free on the disk beyond the outputs themselves.
 DISK_MARGIN_BYTES = 16 * 2**20
@@ -39,7 +40,7 @@ def prepare_output_dir(folder: str | os.PathLike) -> Path:
         raise output_error(path, "create the output folder", exc) from None
     probe = path / f".w2v-probe-{os.getpid()}-{secrets.token_hex(4)}"
     try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_new_fd(probe, mode=0o600)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -57,7 +58,7 @@ def probe_basename(folder: Path, basename: str) -> None:
     UsageError when the file system refuses the name (OutputError for other problems)."""
     probe = Path(folder) / f".{basename}.npy.tmp-{os.getpid()}-probe"
     try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_new_fd(probe, mode=0o600)
     except FileExistsError:
         return
     except OSError as exc:

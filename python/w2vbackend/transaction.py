@@ -14,6 +14,7 @@ from typing import Optional
 
 from .names import SUFFIXES, OutputPaths
 from .outdir import output_error
+from .safe_open import open_new
 
 
 class OutputTransaction:
@@ -110,8 +111,9 @@ def _signals_deferred() -> Iterator[None]:
 
 
 def write_text_file(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` and fsync it. ``path`` is a temporary name."""
-    with open(path, "x", encoding="utf-8", newline="\n") as stream:
+    """Write ``text`` (UTF-8) to the new file ``path`` (a temporary name; never a link
+    followed) and fsync it."""
+    with open_new(path, "w", encoding="utf-8", newline="\n") as stream:
         stream.write(text)
         stream.flush()
         os.fsync(stream.fileno())
