@@ -32,7 +32,7 @@ def test_a_symlinked_lock_is_not_followed(tmp_path, victim):
     out = tmp_path / "out"
     out.mkdir()
     (out / "B.lock").symlink_to(victim)
-    with pytest.raises(OutputError, match="symbolic link.*rm "):
+    with pytest.raises(OutputError, match=r"symbolic link.*rm "):
         OutputLock(out / "B.lock").acquire()
     assert victim.read_text() == SECRET
     assert (out / "B.lock").is_symlink()
