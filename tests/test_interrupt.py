@@ -54,11 +54,18 @@ elif stage == "inference":               # the engine is writing into the tempor
         kw["progress"] = slow_progress
         return real_run(*a, **kw)
     engine.run_engine = run_engine
-elif stage == "mat":                     # half-way through the v7.3 MAT-file
-    real_write = matfile.Mat73Array.write_frames
-    def write_frames(self, *a):
-        real_write(self, *a); ready(); time.sleep(30)
-    matfile.Mat73Array.write_frames = write_frames
+elif stage == "mat":                     # half-way through the v7.3 MAT-file (in its child)
+    from w2vbackend import matprocess
+    CHILD = """
+import sys, time
+from w2vbackend import matfile, matprocess
+real_write = matfile.Mat73Array.write_frames
+def write_frames(self, *a):
+    real_write(self, *a); print("READY", flush=True); time.sleep(30)
+matfile.Mat73Array.write_frames = write_frames
+matprocess.main(sys.argv[1:])
+"""
+    matprocess.child_command = lambda fd: [sys.executable, "-c", CHILD, str(fd)]
 elif stage == "commit":                  # while the files are renamed into place
     real_fsync = transaction._fsync_dir
     def _fsync_dir(folder):

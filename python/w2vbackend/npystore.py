@@ -42,6 +42,15 @@ class NpyStore:
         self._array: Optional[np.memmap] = None
         self._since_release = 0
 
+    @classmethod
+    def existing(cls, path: Path, shape: tuple[int, ...], offset: int) -> NpyStore:
+        """A finished store: the float32 ``.npy`` at ``path`` of ``shape``, data at ``offset``
+        (for reading its blocks in another process)."""
+        store = cls(path)
+        store.shape = tuple(int(s) for s in shape)
+        store.offset = int(offset)
+        return store
+
     @property
     def nbytes(self) -> int:
         return 4 * math.prod(self.shape) if self.shape is not None else 0

@@ -20,7 +20,9 @@ DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
 
 def output_error(path: os.PathLike | str, action: str, exc: OSError) -> OutputError:
     reason = exc.strerror or str(exc)
-    if exc.errno in DISK_FULL:
+    if exc.errno == errno.EFBIG:
+        reason = f"file size limit reached, see ulimit -f ({reason})"
+    elif exc.errno in DISK_FULL:
         reason = f"disk full ({reason})"
     return OutputError(f"{printable(os.fspath(path))}: cannot {action}: {reason}")
 
