@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import __version__
-from .errors import UsageError, W2VError, printable
+from .errors import AudioError, UsageError, W2VError, printable
 from .fingerprint import fingerprint_digest, fingerprint_inputs, is_up_to_date, read_metadata
 from .lock import OutputLock
 from .names import OutputPaths, derive_basenames
@@ -221,7 +221,7 @@ def _process_job(job: _Job, request: Request, loaded, reporter: Reporter) -> Non
 
 
 def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) -> None:
-    from .audio import AudioWarning, load_audio
+    from .audio import AudioWarning
     from .engine import run_engine
 
     started = time.perf_counter()
@@ -230,7 +230,7 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
         with warnings.catch_warnings():
             # The same caveats are in Audio.warnings; they are reported once, below.
             warnings.simplefilter("ignore", AudioWarning)
-            audio = load_audio(outcome.audio, loaded.geometry.sample_rate)
+            audio = _decode_as_hashed(job, loaded.geometry.sample_rate)
         for message in audio.warnings:
             reporter.warning(message)
         if not job.estimated_seconds:
@@ -269,6 +269,24 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
                          f"see {written.mat_failed}")
     mat = f", {paths.basename}.mat (v{written.mat_version})" if written.mat else ""
     reporter.info(f"wrote {paths.folder / paths.basename}.npy{mat}, {paths.basename}.json")
+
+
+def _decode_as_hashed(job: _Job, sample_rate: int):
+    """Decode the job's audio so that ``job.audio_sha256`` is the hash of the bytes decoded.
+
+    The file was hashed when the batch started; it is hashed again right after decoding. If it
+    changed meanwhile (replaced while earlier files ran), the new content is decoded and the
+    hash (and so the fingerprint) follows it; a file that keeps changing is an AudioError."""
+    from .audio import file_sha256, load_audio
+
+    for _ in range(3):
+        audio = load_audio(job.outcome.audio, sample_rate)
+        now = file_sha256(job.outcome.audio)
+        if now == job.audio_sha256:
+            return audio
+        job.audio_sha256 = now
+    raise AudioError(f"{printable(job.outcome.audio)}: the file changed while it was read; "
+                     "run again when it is complete")
 
 
 def summary_document(outcomes: Sequence[FileOutcome], exit_code: int,
