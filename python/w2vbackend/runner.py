@@ -29,7 +29,7 @@ from .outdir import prepare_output_dir, probe_basename
 from .outputs import write_outputs
 from .progress import Reporter
 from .request import Request, settings_of
-from .transaction import OutputTransaction
+from .transaction import OutputTransaction, remove_stale_temps
 
 STATUS_WRITTEN = "written"
 STATUS_UP_TO_DATE = "up_to_date"
@@ -150,6 +150,7 @@ def _check_job(job: _Job, request: Request, reporter: Reporter) -> bool:
         job.digest = fingerprint_digest(fingerprint_inputs(request, job.audio_sha256))
         if not request.overwrite and is_up_to_date(job.paths, job.digest):
             _mark_up_to_date(job, reporter)
+            _remove_leftovers(job.paths)
             return False
     except UsageError:
         raise
@@ -167,6 +168,16 @@ def _mark_up_to_date(job: _Job, reporter: Reporter) -> None:
     job.outcome.mat_version = ((read_metadata(paths.json) or {}).get("outputs") or {}).get(
         "mat_version")
     reporter.info(f"{job.outcome.audio}: up to date ({paths.folder / paths.basename}.*)")
+
+
+def _remove_leftovers(paths: OutputPaths) -> None:
+    """Outputs up to date: remove what a killed run left (temporary files, often as large as
+    the outputs, and its lock file), if no run holds the lock now."""
+    try:
+        with OutputLock(paths.lock):
+            remove_stale_temps(paths)
+    except W2VError:
+        pass  # a run is active (its temporaries are not leftovers) or the lock is not ours
 
 
 def _load(request: Request, pending: Sequence[_Job], reporter: Reporter):
@@ -213,6 +224,7 @@ def _process_job(job: _Job, request: Request, loaded, reporter: Reporter) -> Non
                 request, job.audio_sha256, loaded.num_hidden_layers))
             if not request.overwrite and is_up_to_date(job.paths, job.digest):
                 _mark_up_to_date(job, reporter)
+                remove_stale_temps(job.paths)
                 reporter.advance_overall(job.estimated_seconds)
                 return
             _compute_and_write(job, request, loaded, reporter)

@@ -30,9 +30,7 @@ class OutputTransaction:
         self.committed = False
 
     def __enter__(self) -> OutputTransaction:
-        for stale in self.paths.stale_temps():
-            with contextlib.suppress(OSError):
-                os.unlink(stale)
+        remove_stale_temps(self.paths)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -77,6 +75,14 @@ class OutputTransaction:
             _fsync_dir(self.paths.folder)
             self.committed = True
         return {kind: (final[kind] if final[kind].exists() else None) for kind in SUFFIXES}
+
+
+def remove_stale_temps(paths: OutputPaths) -> None:
+    """Remove the temporary files of ``paths``'s base name left by killed runs (call only while
+    holding the base name's lock: a running run's temporaries have the same names)."""
+    for stale in paths.stale_temps():
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
 
 
 def _unlink_quietly(path: Path) -> None:
