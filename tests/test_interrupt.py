@@ -54,11 +54,18 @@ elif stage == "inference":               # the engine is writing into the tempor
         kw["progress"] = slow_progress
         return real_run(*a, **kw)
     engine.run_engine = run_engine
-elif stage == "mat":                     # half-way through the v7.3 MAT-file
-    real_write = matfile.Mat73Array.write_frames
-    def write_frames(self, *a):
-        real_write(self, *a); ready(); time.sleep(30)
-    matfile.Mat73Array.write_frames = write_frames
+elif stage == "mat":                     # half-way through the v7.3 MAT-file (in its child)
+    from w2vbackend import matprocess
+    CHILD = """
+import sys, time
+from w2vbackend import matfile, matprocess
+real_write = matfile.Mat73Array.write_frames
+def write_frames(self, *a):
+    real_write(self, *a); print("READY", flush=True); time.sleep(30)
+matfile.Mat73Array.write_frames = write_frames
+matprocess.main(sys.argv[1:])
+"""
+    matprocess.child_command = lambda fd: [sys.executable, "-c", CHILD, str(fd)]
 elif stage == "commit":                  # while the files are renamed into place
     real_fsync = transaction._fsync_dir
     def _fsync_dir(folder):
@@ -190,3 +197,24 @@ def test_sigkill_leaves_only_temp_files_that_the_next_run_removes(
     assert temp_files(out) == []
     assert np.load(out / "wav2vec2_embeddings.npy").shape == (599, 32)
     assert Path(out / "wav2vec2_embeddings.mat").exists()
+
+
+def test_an_up_to_date_rerun_removes_what_a_killed_run_left(
+        tmp_path, recording, xlsr_checkpoint, earlier):
+    out, before = earlier
+    # Killed while recomputing the same outputs with --overwrite: its temporary .npy (full
+    # size) and its lock file stay behind.
+    proc = _start(tmp_path, "inference", _args(recording, xlsr_checkpoint, out, "--overwrite"))
+    _wait_ready(proc)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert any(n.endswith(".lock") for n in temp_files(out))
+    assert any(".npy.tmp-" in n for n in temp_files(out))
+    # The rerun with the earlier run's options finds the outputs up to date and cleans up.
+    summary = tmp_path / "summary.json"
+    code = cli.main([str(recording), "--model", str(xlsr_checkpoint), "--output-dir", str(out),
+                     "--chunk-seconds", "6", "--quiet", "--summary-json", str(summary)])
+    assert code == 0
+    assert json.loads(summary.read_text())["files"][0]["status"] == "up_to_date"
+    assert temp_files(out) == []
+    assert file_digests(out) == before

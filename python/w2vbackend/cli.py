@@ -24,7 +24,7 @@ from .device import sanitize_thread_env
 sanitize_thread_env()
 
 from . import __version__, cluster_options  # noqa: E402
-from .errors import UsageError, W2VError, printable  # noqa: E402
+from .errors import UsageError, W2VError, printable, shorten  # noqa: E402
 from .names import DEFAULT_BASENAME  # noqa: E402
 
 PROG = "w2v-extract"
@@ -214,18 +214,27 @@ def _prescan_summary_path(argv: Sequence[str]) -> Optional[str]:
 
 
 def write_summary(path: str, document: dict[str, Any]) -> None:
-    """Write the summary JSON atomically (temporary file in the same folder, then rename)."""
+    """Write the summary JSON atomically (a new temporary file in the same folder, then
+    rename)."""
+    import secrets
+
+    from .safe_open import open_new
+
     folder = os.path.dirname(os.path.abspath(path))
-    temp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    # A fresh, unguessable name created with O_EXCL | O_NOFOLLOW: a link planted under it is
+    # never followed, and the rename below puts a regular file (never a link) at ``path``.
+    temp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}-"
+                                f"{secrets.token_hex(8)}")
     try:
-        with open(temp, "w", encoding="utf-8") as stream:
+        with open_new(temp, "w", encoding="utf-8") as stream:
             json.dump(document, stream, indent=2)
             stream.write("\n")
         os.replace(temp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        with contextlib.suppress(OSError, ValueError):
             os.unlink(temp)
-        print(f"{PROG}: error: {path}: cannot write the summary ({exc.strerror or exc})",
+        reason = getattr(exc, "strerror", None) or str(exc)
+        print(f"{PROG}: error: {shorten(path, 400)}: cannot write the summary ({reason})",
               file=sys.stderr)
 
 

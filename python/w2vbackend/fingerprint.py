@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import __version__
+from .integrity import outputs_intact
 from .layers import resolve_layers
 from .metadata import JSON_FORMAT, JSON_FORMAT_VERSION, jsonable
 from .names import OutputPaths
@@ -128,20 +129,13 @@ def read_metadata(path: Path) -> Optional[dict]:
 
 
 def is_up_to_date(paths: OutputPaths, digest: str) -> bool:
-    """True when ``B.json`` records fingerprint ``digest`` and ``B.npy`` and ``B.mat`` exist with
-    the sizes it records. A ``B.mat.failed`` instead of a MAT-file is never up to date (a rerun
-    may succeed)."""
+    """True when ``B.json`` records fingerprint ``digest`` and ``B.npy`` and ``B.mat`` are
+    intact: the files it describes, by header, size and SHA-256
+    (:func:`w2vbackend.integrity.outputs_intact`). A ``B.mat.failed`` instead of a MAT-file is
+    never up to date (a rerun may succeed)."""
     meta = read_metadata(paths.json)
     if not meta or meta.get("format") != JSON_FORMAT:
         return False
     if (meta.get("fingerprint") or {}).get("sha256") != digest:
         return False
-    sizes = (meta.get("outputs") or {}).get("bytes") or {}
-    for key, path in (("npy", paths.npy), ("mat", paths.mat)):
-        try:
-            if sizes.get(key) is None or path.stat().st_size != sizes[key]:
-                return False
-        except OSError:
-            return False
-    return True
-
+    return outputs_intact(paths, meta)

@@ -22,6 +22,8 @@ from typing import Optional
 
 import numpy as np
 
+from .safe_open import check_still_regular, create_new_fd
+
 USERBLOCK_BYTES = 512
 HEADER_TEXT_BYTES = 116
 # 8-byte subsystem-data offset (none), version 0x0200 stored little-endian, endian marker "IM".
@@ -102,8 +104,16 @@ class Mat73Writer:
         import h5py
 
         self.path = Path(path)
-        # libver="earliest": the most widely readable HDF5 object formats (older MATLAB too).
-        self._h5 = h5py.File(self.path, "w", userblock_size=USERBLOCK_BYTES, libver="earliest")
+        # Created here as a new regular file (never through a link); HDF5 then opens it by
+        # name, and the descriptor kept open proves at the end that the name is still this file.
+        self._fd = create_new_fd(self.path, read=True)
+        try:
+            # libver="earliest": the most widely readable HDF5 object formats (older MATLAB).
+            self._h5 = h5py.File(self.path, "w", userblock_size=USERBLOCK_BYTES,
+                                 libver="earliest")
+        except BaseException:
+            os.close(self._fd)
+            raise
         self._closed = False
 
     def __enter__(self) -> Mat73Writer:
@@ -113,8 +123,11 @@ class Mat73Writer:
         if exc_type is None:
             self.close()
         else:
-            self._h5.close()
-            self._closed = True
+            try:
+                self._h5.close()
+            finally:
+                self._closed = True
+                os.close(self._fd)
 
     def write_char(self, name: str, text: str) -> None:
         """A MATLAB ``char`` row vector ``[1 x n]``."""
@@ -165,9 +178,11 @@ class Mat73Writer:
         """Close the HDF5 file, write MATLAB's header into the user block, and fsync."""
         if self._closed:
             return
-        self._h5.close()
-        self._closed = True
-        with open(self.path, "r+b") as stream:
-            stream.write(mat73_header())
-            stream.flush()
-            os.fsync(stream.fileno())
+        try:
+            self._h5.close()
+            check_still_regular(self._fd, self.path)
+            os.pwrite(self._fd, mat73_header(), 0)
+            os.fsync(self._fd)
+        finally:
+            self._closed = True
+            os.close(self._fd)

@@ -7,13 +7,14 @@ import contextlib
 import errno
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from .errors import UsageError
 from .npystore import NpyStore
 from .outdir import DISK_FULL, human_size, output_error
+from .safe_open import open_new
 
 MAT_VERSIONS = ("auto", "5", "7.3")
 
@@ -76,7 +77,7 @@ def write_mat_v5(path: Path, store: NpyStore, variables: dict[str, Any]) -> None
             embeddings[start:stop, :] = block
         else:
             embeddings[start:stop, :, layer] = block
-    with open(path, "wb") as stream:
+    with open_new(path, "wb") as stream:
         scipy.io.savemat(stream, {"embeddings": embeddings, **variables}, format="5",
                          do_compression=False, oned_as="column")
         stream.flush()
@@ -84,10 +85,25 @@ def write_mat_v5(path: Path, store: NpyStore, variables: dict[str, Any]) -> None
 
 
 def write_mat_v73(path: Path, store: NpyStore, variables: dict[str, Any]) -> None:
-    """Write ``path`` as a MATLAB v7.3 MAT-file, the embeddings block by block."""
+    """Write ``path`` as a MATLAB v7.3 MAT-file in a child process
+    (:mod:`w2vbackend.matprocess`: an HDF5 crash after a full disk ends only the child)."""
+    from .matprocess import write_v73_in_child
+
+    if store.shape is None:
+        raise RuntimeError("nothing stored")
+    write_v73_in_child(path, store.path, store.shape, store.offset, variables)
+
+
+def write_mat_v73_here(path: Path, store: NpyStore, variables: dict[str, Any],
+                       on_error: Optional[Callable[[BaseException], None]] = None) -> None:
+    """Write ``path`` as a MATLAB v7.3 MAT-file in this process, the embeddings block by
+    block (what the child of :func:`write_mat_v73` runs). ``on_error`` is called with any
+    exception while the HDF5 objects are still alive (the child reports and exits there,
+    before their teardown can crash)."""
     from .matfile import Mat73Writer
 
-    with Mat73Writer(path) as mat:
+    mat = Mat73Writer(path)
+    try:
         target = mat.create_single("embeddings", matlab_shape(store.shape))
         for layer, start, block in store.iter_blocks(multiple=target.chunk_frames):
             target.write_frames(layer, start, block)
@@ -96,6 +112,12 @@ def write_mat_v73(path: Path, store: NpyStore, variables: dict[str, Any]) -> Non
                 mat.write_char(name, value)
             else:
                 mat.write_numeric(name, np.asarray(value))
+        mat.close()
+    except BaseException as exc:
+        if on_error is not None:
+            on_error(exc)
+        mat.__exit__(type(exc), exc, None)
+        raise
 
 
 class MatFormatError(Exception):

@@ -177,8 +177,10 @@ def build_document(result: Result, *, outputs: Mapping[str, Any],
                    fingerprint: Mapping[str, Any], threads: Optional[int] = None,
                    wall_time: Optional[float] = None) -> dict[str, Any]:
     """The ``B.json`` document (field list in the README). ``outputs``: folder, basename, the
-    final path of each file (None when not written), ``mat_version``, ``mat_failed_reason`` and
-    ``bytes`` (size of each file at write time); ``fingerprint``: ``{"sha256", "inputs"}``."""
+    final path of each file (None when not written), ``mat_version``, ``mat_failed_reason``,
+    ``bytes`` (size of each file at write time), ``sha256`` (of the ``npy`` and ``mat`` files)
+    and ``npy_header`` (see :func:`w2vbackend.integrity.output_facts`); ``fingerprint``:
+    ``{"sha256", "inputs"}``."""
     model = result.model
     indices, times = sparse_time_axis(result.time_axis)
     return jsonable({

@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import OutputError
 from .outdir import check_free_space, output_error
+from .safe_open import open_new, open_regular
 
 # Size of the blocks copied from the .npy into a v7.3 MAT-file.
 BLOCK_BYTES = 16 * 2**20
@@ -41,6 +42,15 @@ class NpyStore:
         self._array: Optional[np.memmap] = None
         self._since_release = 0
 
+    @classmethod
+    def existing(cls, path: Path, shape: tuple[int, ...], offset: int) -> NpyStore:
+        """A finished store: the float32 ``.npy`` at ``path`` of ``shape``, data at ``offset``
+        (for reading its blocks in another process)."""
+        store = cls(path)
+        store.shape = tuple(int(s) for s in shape)
+        store.offset = int(offset)
+        return store
+
     @property
     def nbytes(self) -> int:
         return 4 * math.prod(self.shape) if self.shape is not None else 0
@@ -58,9 +68,8 @@ class NpyStore:
             raise ValueError(f"cannot store an empty embedding array of shape {shape}")
         check_free_space(self.path.parent, 4 * math.prod(shape))
         try:
-            array = np.lib.format.open_memmap(self.path, mode="w+", dtype="<f4", shape=shape)
+            array = _create_mapped_npy(self.path, shape)
             self.offset = int(array.offset)
-            _preallocate(self.path, self.offset + 4 * math.prod(shape))
         except OSError as exc:
             raise output_error(self.path.with_name(self.path.name.split(".tmp-")[0][1:]),
                                 "write the embeddings", exc) from None
@@ -99,8 +108,11 @@ class NpyStore:
         if self._array is not None:
             self._array.flush()
         self.close()
-        with open(self.path, "rb+") as stream:
-            os.fsync(stream.fileno())
+        fd = open_regular(self.path, write=False, create=False)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         """Drop this object's reference to the map (the file stays)."""
@@ -116,7 +128,7 @@ class NpyStore:
         frames, hidden = self.shape[-2], self.shape[-1]
         first = (0 if layer is None else layer * frames) + start
         out = np.empty((stop - start, hidden), dtype="<f4")
-        with open(self.path, "rb") as stream:
+        with os.fdopen(open_regular(self.path, write=False, create=False), "rb") as stream:
             stream.seek(self.offset + 4 * first * hidden)
             view = memoryview(out).cast("B")
             got = stream.readinto(view)
@@ -140,18 +152,35 @@ class NpyStore:
                 yield layer, start, self.read_frames(layer, start, min(frames, start + rows))
 
 
-def _preallocate(path: Path, total_bytes: int) -> None:
+def _create_mapped_npy(path: Path, shape: tuple[int, ...]) -> np.memmap:
+    """Create the new file ``path`` (never following a link), write a float32 C-order ``.npy``
+    header for ``shape`` (the same bytes as ``np.lib.format.open_memmap``), preallocate the
+    data and map it, all through the one descriptor."""
+    header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+    with open_new(path, "w+b") as stream:
+        try:
+            np.lib.format.write_array_header_1_0(stream, header)
+        except ValueError:  # header over 64 KiB (absurdly many dimensions): format 2.0
+            stream.seek(0)
+            stream.truncate()
+            np.lib.format.write_array_header_2_0(stream, header)
+        stream.flush()
+        offset = stream.tell()
+        _preallocate(stream.fileno(), offset + 4 * math.prod(shape))
+        return np.memmap(stream, dtype="<f4", mode="r+", offset=offset, shape=shape, order="C")
+
+
+def _preallocate(fd: int, total_bytes: int) -> None:
     """Reserve disk blocks for the whole file, so that a full disk fails here with ENOSPC rather
     than as SIGBUS while the engine writes through the map."""
     if not hasattr(os, "posix_fallocate"):
+        os.ftruncate(fd, total_bytes)
         return
-    fd = os.open(path, os.O_RDWR)
     try:
         os.posix_fallocate(fd, 0, total_bytes)
     except OSError as exc:
         # File systems without fallocate (some network ones): the free-space check must do.
         if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, getattr(errno, "ENOTSUP", 95)):
             raise
-    finally:
-        os.close(fd)
+        os.ftruncate(fd, total_bytes)
 

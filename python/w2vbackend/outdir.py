@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from .errors import OutputError, UsageError, printable
+from .safe_open import create_new_fd
 
 # Room kept free on the disk beyond the outputs themselves.
 DISK_MARGIN_BYTES = 16 * 2**20
@@ -19,7 +20,9 @@ DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
 
 def output_error(path: os.PathLike | str, action: str, exc: OSError) -> OutputError:
     reason = exc.strerror or str(exc)
-    if exc.errno in DISK_FULL:
+    if exc.errno == errno.EFBIG:
+        reason = f"file size limit reached, see ulimit -f ({reason})"
+    elif exc.errno in DISK_FULL:
         reason = f"disk full ({reason})"
     return OutputError(f"{printable(os.fspath(path))}: cannot {action}: {reason}")
 
@@ -39,7 +42,7 @@ def prepare_output_dir(folder: str | os.PathLike) -> Path:
         raise output_error(path, "create the output folder", exc) from None
     probe = path / f".w2v-probe-{os.getpid()}-{secrets.token_hex(4)}"
     try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_new_fd(probe, mode=0o600)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -57,7 +60,7 @@ def probe_basename(folder: Path, basename: str) -> None:
     UsageError when the file system refuses the name (OutputError for other problems)."""
     probe = Path(folder) / f".{basename}.npy.tmp-{os.getpid()}-probe"
     try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_new_fd(probe, mode=0o600)
     except FileExistsError:
         return
     except OSError as exc:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from .integrity import output_facts
 from .matwriter import write_mat
 from .metadata import build_document, mat_variables
 from .npystore import NpyStore
@@ -67,7 +68,8 @@ def write_outputs(tx: OutputTransaction, store: NpyStore, result: Result, *, mat
              "mat": tx.temp("mat").stat().st_size if version else None}
     outputs = {"folder": str(paths.folder), "basename": paths.basename,
                **{k: (str(v) if v is not None else None) for k, v in written.items()},
-               "mat_version": version, "mat_failed_reason": reason, "bytes": sizes}
+               "mat_version": version, "mat_failed_reason": reason, "bytes": sizes,
+               **output_facts(store.path, tx.temp("mat") if version else None)}
     doc = build_document(result, outputs=outputs, fingerprint=fingerprint, threads=threads,
                          wall_time=wall_time)
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import __version__
-from .errors import UsageError, W2VError, printable
+from .errors import AudioError, UsageError, W2VError, printable
 from .fingerprint import fingerprint_digest, fingerprint_inputs, is_up_to_date, read_metadata
 from .lock import OutputLock
 from .names import OutputPaths, derive_basenames
@@ -29,7 +29,7 @@ from .outdir import prepare_output_dir, probe_basename
 from .outputs import write_outputs
 from .progress import Reporter
 from .request import Request, settings_of
-from .transaction import OutputTransaction
+from .transaction import OutputTransaction, remove_stale_temps
 
 STATUS_WRITTEN = "written"
 STATUS_UP_TO_DATE = "up_to_date"
@@ -150,6 +150,7 @@ def _check_job(job: _Job, request: Request, reporter: Reporter) -> bool:
         job.digest = fingerprint_digest(fingerprint_inputs(request, job.audio_sha256))
         if not request.overwrite and is_up_to_date(job.paths, job.digest):
             _mark_up_to_date(job, reporter)
+            _remove_leftovers(job.paths)
             return False
     except UsageError:
         raise
@@ -167,6 +168,16 @@ def _mark_up_to_date(job: _Job, reporter: Reporter) -> None:
     job.outcome.mat_version = ((read_metadata(paths.json) or {}).get("outputs") or {}).get(
         "mat_version")
     reporter.info(f"{job.outcome.audio}: up to date ({paths.folder / paths.basename}.*)")
+
+
+def _remove_leftovers(paths: OutputPaths) -> None:
+    """Outputs up to date: remove what a killed run left (temporary files, often as large as
+    the outputs, and its lock file), if no run holds the lock now."""
+    try:
+        with OutputLock(paths.lock):
+            remove_stale_temps(paths)
+    except W2VError:
+        pass  # a run is active (its temporaries are not leftovers) or the lock is not ours
 
 
 def _load(request: Request, pending: Sequence[_Job], reporter: Reporter):
@@ -213,6 +224,7 @@ def _process_job(job: _Job, request: Request, loaded, reporter: Reporter) -> Non
                 request, job.audio_sha256, loaded.num_hidden_layers))
             if not request.overwrite and is_up_to_date(job.paths, job.digest):
                 _mark_up_to_date(job, reporter)
+                remove_stale_temps(job.paths)
                 reporter.advance_overall(job.estimated_seconds)
                 return
             _compute_and_write(job, request, loaded, reporter)
@@ -221,7 +233,7 @@ def _process_job(job: _Job, request: Request, loaded, reporter: Reporter) -> Non
 
 
 def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) -> None:
-    from .audio import AudioWarning, load_audio
+    from .audio import AudioWarning
     from .engine import run_engine
 
     started = time.perf_counter()
@@ -230,7 +242,7 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
         with warnings.catch_warnings():
             # The same caveats are in Audio.warnings; they are reported once, below.
             warnings.simplefilter("ignore", AudioWarning)
-            audio = load_audio(outcome.audio, loaded.geometry.sample_rate)
+            audio = _decode_as_hashed(job, loaded.geometry.sample_rate)
         for message in audio.warnings:
             reporter.warning(message)
         if not job.estimated_seconds:
@@ -285,6 +297,24 @@ def _report_fidelity(audio: str, fidelity: dict, reporter: Reporter) -> None:
         reporter.info(line)
     else:
         reporter.warning(line)
+
+
+def _decode_as_hashed(job: _Job, sample_rate: int):
+    """Decode the job's audio so that ``job.audio_sha256`` is the hash of the bytes decoded.
+
+    The file was hashed when the batch started; it is hashed again right after decoding. If it
+    changed meanwhile (replaced while earlier files ran), the new content is decoded and the
+    hash (and so the fingerprint) follows it; a file that keeps changing is an AudioError."""
+    from .audio import file_sha256, load_audio
+
+    for _ in range(3):
+        audio = load_audio(job.outcome.audio, sample_rate)
+        now = file_sha256(job.outcome.audio)
+        if now == job.audio_sha256:
+            return audio
+        job.audio_sha256 = now
+    raise AudioError(f"{printable(job.outcome.audio)}: the file changed while it was read; "
+                     "run again when it is complete")
 
 
 def summary_document(outcomes: Sequence[FileOutcome], exit_code: int,

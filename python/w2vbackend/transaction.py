@@ -14,6 +14,7 @@ from typing import Optional
 
 from .names import SUFFIXES, OutputPaths
 from .outdir import output_error
+from .safe_open import open_new
 
 
 class OutputTransaction:
@@ -29,9 +30,7 @@ class OutputTransaction:
         self.committed = False
 
     def __enter__(self) -> OutputTransaction:
-        for stale in self.paths.stale_temps():
-            with contextlib.suppress(OSError):
-                os.unlink(stale)
+        remove_stale_temps(self.paths)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -78,6 +77,14 @@ class OutputTransaction:
         return {kind: (final[kind] if final[kind].exists() else None) for kind in SUFFIXES}
 
 
+def remove_stale_temps(paths: OutputPaths) -> None:
+    """Remove the temporary files of ``paths``'s base name left by killed runs (call only while
+    holding the base name's lock: a running run's temporaries have the same names)."""
+    for stale in paths.stale_temps():
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
+
+
 def _unlink_quietly(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -110,8 +117,9 @@ def _signals_deferred() -> Iterator[None]:
 
 
 def write_text_file(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` and fsync it. ``path`` is a temporary name."""
-    with open(path, "x", encoding="utf-8", newline="\n") as stream:
+    """Write ``text`` (UTF-8) to the new file ``path`` (a temporary name; never a link
+    followed) and fsync it."""
+    with open_new(path, "w", encoding="utf-8", newline="\n") as stream:
         stream.write(text)
         stream.flush()
         os.fsync(stream.fileno())
