@@ -292,7 +292,8 @@ def _check_resampling(values: Mapping[str, Any], checked: dict[str, Any]) -> Non
         given = [name for name in ("grid_start", "method", "edge", "cnd")
                  if values.get(name) is not None]
         if given:
-            raise UsageError(f"{', '.join(given)} apply to resampled features; give "
+            verb = "applies" if len(given) == 1 else "apply"
+            raise UsageError(f"{', '.join(given)} {verb} to resampled features; give "
                              "target_rate (Hz) or tr (s) as well")
     if checked["cnd"] is not None:
         checked["cnd"] = os.path.abspath(os.path.expanduser(checked["cnd"]))
