@@ -24,19 +24,13 @@ function result = extract(audioFiles, varargin)
     %                 frame_center_offset s, metadata, files) plus
     %                 audio_file (char, absolute path), status ('written',
     %                 'up_to_date' or 'failed') and error ([] or struct with
-    %                 code and message). With TargetRate or TR also (the
-    %                 names w2v.resample returns; empty otherwise):
-    %                   features      [samples x hidden] single, or
-    %                                 [samples x hidden x layers]: the
-    %                                 embeddings resampled onto the neural clock
-    %                   feature_time  [samples x 1] double, s:
-    %                                 GridStart + (0:samples-1)'/fs, covering
-    %                                 [GridStart, duration of the recording)
-    %                   fs            double, Hz (1/TR for a TR)
-    %                   resampling    struct: method, filter, grid, edge rule
-    %                   resampled_files  struct: mat, npy, json of
-    %                                 <BaseName>_<fs>Hz.* (the .mat in
-    %                                 mTRF-Toolbox layout: stim, t, fs)
+    %                 code and message). With TargetRate or TR (else empty),
+    %                 as w2v.resample returns them: features [samples x hidden
+    %                 (x layers)] single on the neural clock, feature_time
+    %                 [samples x 1] double s (GridStart + (0:samples-1)'/fs,
+    %                 covering [GridStart, duration)), fs Hz, resampling (the
+    %                 spec), resampled_files (<BaseName>_<fs>Hz.mat/.npy/.json;
+    %                 the .mat in mTRF-Toolbox layout: stim, t, fs).
     %
     %   Name-Value options (defaults in brackets; an option left out, or set to
     %   [], is not sent, and the backend's default applies)
@@ -60,20 +54,14 @@ function result = extract(audioFiles, varargin)
     %                     default branch]
     %     Threads         CPU threads for torch [[] = torch's choice]
     %     Quiet           no progress output [false]
-    %     TargetRate      Hz: also write <BaseName>_<fs>Hz.npy/.mat/.json, the
-    %                     features resampled (anti-aliased, frame centres) to
-    %                     this rate, and return them in features [[] = none]
-    %     TR              s, fMRI: one sample per TR, instead of TargetRate
-    %                     [[] = none]
-    %     GridStart       s, time of the first resampled sample in the
-    %                     recording; negative for a baseline [0]
-    %     Method          resampling kernel: 'kaiser' (windowed sinc) or
-    %                     'lanczos' (normalised Lanczos-3) ['kaiser']
-    %     Edge            beyond the recording: 'edge' repeats the first/last
-    %                     frame, 'zeros' pads with zeros ['edge']
-    %     CND             file name of a CNSP/CND dataStim.mat to write, one
-    %                     trial per audio file in input order; needs
-    %                     TargetRate or TR ['' = none]
+    %     TargetRate      Hz: also resample the features (anti-aliased, frame
+    %                     centres) to this rate, see w2v.resample [[] = none]
+    %     TR              s, fMRI: one sample per TR, instead of TargetRate [[]]
+    %     GridStart       s, time of the first resampled sample [0]
+    %     Method          'kaiser' (windowed sinc) | 'lanczos' ['kaiser']
+    %     Edge            beyond the recording: 'edge' | 'zeros' ['edge']
+    %     CND             CNSP/CND dataStim.mat to write, one trial per file in
+    %                     input order; needs TargetRate or TR ['' = none]
     %     OnError         'error': the first failed file raises w2v:<code> with
     %                     the backend's message; 'continue': failed files come
     %                     back with status 'failed' and a warning ['error']
@@ -87,9 +75,7 @@ function result = extract(audioFiles, varargin)
     %   w2v:backendFailed, w2v:unsafePath (a path with a line break),
     %   w2v:unsupportedPlatform (Windows). w2v.doctor() checks the set-up.
     %
-    %   A rerun with the same TargetRate is up to date; a new one resamples the
-    %   embeddings on disk again without running the model. See also the
-    %   README section "Features on the neural clock".
+    %   A new TargetRate resamples the outputs on disk without the model.
     %
     %   Example
     %     fs = 16000; t = (0:3 * fs - 1)' / fs;
@@ -97,10 +83,8 @@ function result = extract(audioFiles, varargin)
     %     r = w2v.extract('tone.wav', 'OutputDir', tempdir, 'BaseName', 'tone');
     %     imagesc(r.time_axis, 1:size(r.embeddings, 2), r.embeddings');
     %     xlabel('time (s)'); ylabel('feature');
-    %     % The same features on a 128 Hz EEG clock, ready for mTRFtrain:
     %     x = w2v.extract('tone.wav', 'OutputDir', tempdir, 'BaseName', 'tone', ...
-    %                     'TargetRate', 128);
-    %     size(x.features)   % [384 x 1024] single; x.fs is 128
+    %                     'TargetRate', 128);   % x.features: [384 x 1024] at x.fs
     %
     %   See also w2v.load, w2v.resample, w2v.B2_model_wav2vec2, w2v.setup,
     %   w2v.doctor.
