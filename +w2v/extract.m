@@ -24,7 +24,13 @@ function result = extract(audioFiles, varargin)
     %                 frame_center_offset s, metadata, files) plus
     %                 audio_file (char, absolute path), status ('written',
     %                 'up_to_date' or 'failed') and error ([] or struct with
-    %                 code and message).
+    %                 code and message). With TargetRate or TR (else empty),
+    %                 as w2v.resample returns them: features [samples x hidden
+    %                 (x layers)] single on the neural clock, feature_time
+    %                 [samples x 1] double s (GridStart + (0:samples-1)'/fs,
+    %                 covering [GridStart, duration)), fs Hz, resampling (the
+    %                 spec), resampled_files (<BaseName>_<fs>Hz.mat/.npy/.json;
+    %                 the .mat in mTRF-Toolbox layout: stim, t, fs).
     %
     %   Name-Value options (defaults in brackets; an option left out, or set to
     %   [], is not sent, and the backend's default applies)
@@ -48,6 +54,14 @@ function result = extract(audioFiles, varargin)
     %                     default branch]
     %     Threads         CPU threads for torch [[] = torch's choice]
     %     Quiet           no progress output [false]
+    %     TargetRate      Hz: also resample the features (anti-aliased, frame
+    %                     centres) to this rate, see w2v.resample [[] = none]
+    %     TR              s, fMRI: one sample per TR, instead of TargetRate [[]]
+    %     GridStart       s, time of the first resampled sample [0]
+    %     Method          'kaiser' (windowed sinc) | 'lanczos' ['kaiser']
+    %     Edge            beyond the recording: 'edge' | 'zeros' ['edge']
+    %     CND             CNSP/CND dataStim.mat to write, one trial per file in
+    %                     input order; needs TargetRate or TR ['' = none]
     %     OnError         'error': the first failed file raises w2v:<code> with
     %                     the backend's message; 'continue': failed files come
     %                     back with status 'failed' and a warning ['error']
@@ -78,18 +92,23 @@ function result = extract(audioFiles, varargin)
     %   w2v:backendFailed, w2v:unsafePath (a path with a line break),
     %   w2v:unsupportedPlatform (Windows). w2v.doctor() checks the set-up.
     %
+    %   A new TargetRate resamples the outputs on disk without the model.
+    %
     %   Example
     %     fs = 16000; t = (0:3 * fs - 1)' / fs;
     %     audiowrite('tone.wav', 0.5 * sin(2 * pi * 220 * t), fs);
     %     r = w2v.extract('tone.wav', 'OutputDir', tempdir, 'BaseName', 'tone');
     %     imagesc(r.time_axis, 1:size(r.embeddings, 2), r.embeddings');
     %     xlabel('time (s)'); ylabel('feature');
+    %     x = w2v.extract('tone.wav', 'OutputDir', tempdir, 'BaseName', 'tone', ...
+    %                     'TargetRate', 128);   % x.features: [384 x 1024] at x.fs
     %
     %     % the same on a cluster's GPU partition:
     %     % r = w2v.extract(files, 'Cluster', 'slurm', 'Partition', 'gpu', ...
     %     %                 'GpusPerNode', 1, 'TimeMin', 120, 'OutputDir', 'features');
     %
-    %   See also w2v.load, w2v.B2_model_wav2vec2, w2v.setup, w2v.doctor.
+    %   See also w2v.load, w2v.resample, w2v.B2_model_wav2vec2, w2v.setup,
+    %   w2v.doctor.
 
     if nargin < 1
         error('w2v:badArgument', 'w2v.extract needs the audio file(s) as first argument.');

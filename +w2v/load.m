@@ -9,7 +9,8 @@ function result = load(pathOrBase)
     %                   the path of any one of them (.mat, .npy or .json).
     %     outputFolder  a folder (the OutputDir of a run): the one set of outputs
     %                   in it (<base>.json with <base>.npy or <base>.mat) is
-    %                   read. A folder holding several sets raises
+    %                   read; resampled sets beside it (<base>_<fs>Hz.*) are
+    %                   not counted. A folder holding several sets raises
     %                   w2v:ambiguousOutputs, whose message lists their base
     %                   paths; pass one of them instead.
     %
@@ -31,6 +32,10 @@ function result = load(pathOrBase)
     %     files                struct with fields mat, npy, json (char paths;
     %                          '' for a file that is absent)
     %     audio_file           char: the recording, from the metadata
+    %     features, feature_time, fs, resampling, resampled_files
+    %                          empty here; filled by w2v.extract with
+    %                          TargetRate or TR (see there), or read the
+    %                          resampled set with w2v.resample
     %     status, error        '' and [] here; filled by w2v.extract
     %
     %   The .mat file (MAT v5 or v7.3) is read when present; without it (a run
@@ -80,10 +85,13 @@ end
 
 function base = only_set_in(folder)
     % Base paths that have a .json and a .npy or .mat: the sets a run leaves.
+    % Resampled sets (B_<fs>Hz.*, w2v.resample, TargetRate) belong to their
+    % run and are not sets of their own.
     listing = dir(fullfile(folder, '*.json'));
     bases = cellfun(@(name) fullfile(folder, name(1:end - 5)), {listing.name}, ...
                     'UniformOutput', false);
-    keep = cellfun(@(b) isfile([b '.npy']) || isfile([b '.mat']), bases);
+    keep = cellfun(@(b) (isfile([b '.npy']) || isfile([b '.mat'])) && ...
+                   ~is_resampled([b '.json']), bases);
     bases = sort(bases(keep));
     if isempty(bases)
         error('w2v:outputNotFound', 'No w2v outputs in the folder %s.', folder);
@@ -94,6 +102,18 @@ function base = only_set_in(folder)
               numel(bases), sprintf('\n  w2v.load(''%s'')', quoted{:}));
     end
     base = bases{1};
+end
+
+function tf = is_resampled(jsonFile)
+    % The format is the document's first field; 512 bytes reach it.
+    fid = fopen(jsonFile, 'r');
+    if fid < 0
+        tf = false;
+        return
+    end
+    head = fread(fid, 512, '*char')';
+    fclose(fid);
+    tf = ~isempty(regexp(head, '"format"\s*:\s*"w2v-resampled-features"', 'once'));
 end
 
 function path = existing(path)

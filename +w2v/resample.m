@@ -34,15 +34,16 @@ function out = resample(source, fs, varargin)
     %                   trial per run in input order (default '': none)
     %     'MatVersion'  'auto' (default), '5' or '7.3'
     %
-    %   Output (struct array, one element per run)
-    %     features    [samples x hidden] single, or [samples x hidden x layers]
-    %     time        [samples x 1] double, s: GridStart + (0:samples-1)'/fs
-    %     fs          double, Hz
-    %     layers      [1 x layers] double;  model_name  char
-    %     resampling  struct: method, filter, grid and edge rule (the spec)
-    %     files       struct: npy, mat, json of the resampled outputs (char)
+    %   Output (struct array, one element per run; w2v.extract with TargetRate
+    %   or TR returns the same features, feature_time, fs and resampling)
+    %     features      [samples x hidden] single, or [samples x hidden x layers]
+    %     feature_time  [samples x 1] double, s: GridStart + (0:samples-1)'/fs
+    %     fs            double, Hz
+    %     layers        [1 x layers] double;  model_name  char
+    %     resampling    struct: method, filter, grid and edge rule (the spec)
+    %     files         struct: npy, mat, json of the resampled outputs (char)
     %
-    %   Example
+    %   Example (w2v.extract(..., 'TargetRate', 128) does both steps in one)
     %     r = w2v.extract('story.wav', 'Layers', 12);
     %     x = w2v.resample(r, 128);
     %     model = mTRFtrain(x.features, eeg, x.fs, 1, -100, 400, 1e2);
@@ -127,20 +128,10 @@ function out = collect(summary)
         bad = entries(find(failed, 1));
         error('w2v:resampleFailed', '%s: %s', bad{1}.input, bad{1}.error);
     end
-    out = struct('features', {}, 'time', {}, 'fs', {}, 'layers', {}, 'model_name', {}, ...
-                 'resampling', {}, 'files', {});
+    out = struct('features', {}, 'feature_time', {}, 'fs', {}, 'layers', {}, ...
+                 'model_name', {}, 'resampling', {}, 'files', {});
     for k = 1:numel(entries)
-        e = entries{k};
-        data = w2v.internal.read_npy(e.npy);
-        if ndims(data) == 3
-            data = permute(data, [2 3 1]);        % -> [samples x hidden x layers]
-        end
-        n = size(data, 1);
-        files = struct('npy', e.npy, 'mat', char_or_empty(e.mat), 'json', e.json);
-        out(k) = struct('features', single(data), ...
-                        'time', e.grid_start + (0:n - 1)' / e.fs, 'fs', e.fs, ...
-                        'layers', double(reshape(e.layers, 1, [])), ...
-                        'model_name', char(e.model), 'resampling', e.spec, 'files', files);
+        out(k) = w2v.internal.read_resampled(entries{k}.json);
     end
 end
 
@@ -151,13 +142,5 @@ function text = version_text(value)
         text = char(value);
     else
         text = '';
-    end
-end
-
-function text = char_or_empty(value)
-    if isempty(value)
-        text = '';
-    else
-        text = char(value);
     end
 end

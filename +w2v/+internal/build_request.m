@@ -3,8 +3,8 @@ function request = build_request(audioFiles, opts)
     %   request = w2v.internal.build_request(audioFiles, opts). AUDIOFILES is a
     %   cell array of char; OPTS comes from w2v.internal.parse_options. Only the
     %   options present in OPTS are sent, so the backend's defaults apply to
-    %   the rest. Relative paths (audio, OutputDir, a Model folder that exists)
-    %   are made absolute against the current folder.
+    %   the rest. Relative paths (audio, OutputDir, CND, a Model folder that
+    %   exists) are made absolute against the current folder.
 
     here = pwd();
     request = struct();
@@ -26,20 +26,20 @@ end
 
 function value = request_value(name, value, here)
     switch name
-        case {'OutputDir', 'LogDir'}
+        case {'OutputDir', 'LogDir', 'CND'}
             value = w2v.internal.absolute_path(value, here);
         case 'Model'
             if isfolder(value)
                 value = w2v.internal.absolute_path(value, here);
             end
-        case {'ChunkSeconds', 'ContextSeconds', 'Threads', 'Tasks', 'GpusPerNode', ...
-              'CpusPerTask', 'MemGB', 'TimeMin', 'ArrayParallelism'}
+        case {'ChunkSeconds', 'ContextSeconds', 'Threads', 'TargetRate', 'TR', 'GridStart', ...
+              'Tasks', 'GpusPerNode', 'CpusPerTask', 'MemGB', 'TimeMin', 'ArrayParallelism'}
             value = double(value);
         case 'Cluster'
             value = lower(value);
         case {'Overwrite', 'Quiet'}
             value = logical(value);
-        case 'DType'
+        case {'DType', 'Method', 'Edge'}
             value = lower(value);
         case 'Layers'
             value = layers_value(value);

@@ -27,6 +27,12 @@ function table = option_table()
              'Revision', 'revision', @(x) isempty(x) || w2v.internal.is_text(x), []
              'Threads', 'threads', @is_optional_count, []
              'Quiet', 'quiet', @is_flag, []
+             'TargetRate', 'target_rate', @is_optional_positive, []
+             'TR', 'tr', @is_optional_positive, []
+             'GridStart', 'grid_start', @is_optional_number, []
+             'Method', 'method', @(x) is_one_of(x, {'kaiser', 'lanczos'}), []
+             'Edge', 'edge', @(x) is_one_of(x, {'edge', 'zeros'}), []
+             'CND', 'cnd', @is_name, []
              'OnError', '', @(x) is_one_of(x, {'error', 'continue'}), 'error'
              'LoadResults', '', @is_flag, true
              % SLURM submission: sent only together with Cluster (build_request).
@@ -49,6 +55,14 @@ end
 
 function tf = is_positive_number(x)
     tf = isnumeric(x) && isscalar(x) && isfinite(x) && x > 0;
+end
+
+function tf = is_optional_positive(x)
+    tf = isempty(x) || is_positive_number(x);
+end
+
+function tf = is_optional_number(x)
+    tf = isempty(x) || (isnumeric(x) && isscalar(x) && isfinite(x));
 end
 
 function tf = is_optional_seconds(x)

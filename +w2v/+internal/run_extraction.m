@@ -57,10 +57,28 @@ function result = one_result(entry, audioFile, loadResults)
     elseif isfield(entry, 'outputs') && isstruct(entry.outputs)
         result.files = output_files(entry.outputs);
     end
+    result = with_resampled(result, entry, loadResults);
     result.audio_file = audioFile;
     result.status = entry.status;
     if strcmp(entry.status, 'failed')
         result.error = entry.error;
+    end
+end
+
+function result = with_resampled(result, entry, loadResults)
+    % The resampled set of TargetRate/TR: its files, and with LoadResults its features.
+    if ~isfield(entry, 'outputs') || ~isstruct(entry.outputs) || ...
+            ~isfield(entry.outputs, 'resampled') || ~isstruct(entry.outputs.resampled)
+        return
+    end
+    resampled = entry.outputs.resampled;
+    result.resampled_files = output_files(resampled);
+    if loadResults && ~strcmp(entry.status, 'failed')
+        x = w2v.internal.read_resampled(resampled.json);
+        result.features = x.features;
+        result.feature_time = x.feature_time;
+        result.fs = x.fs;
+        result.resampling = x.resampling;
     end
 end
 

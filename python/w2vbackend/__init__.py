@@ -28,6 +28,7 @@ _LAZY = {
     "Request": "request",
     "make_request": "request",
     "run": "runner",
+    "resample_features": "retime",
     "W2VError": "errors",
 }
 

@@ -46,9 +46,17 @@ gets <file stem>_B):
                 embeddings, else v7.3 (--mat-version)
   B.json        metadata, sparse time axis, fingerprint
   B.mat.failed  only when no MAT-file could be written (holds the reason)
+  B_<rate>Hz.*  with --target-rate or --tr: the features resampled (anti-aliased,
+                frame centres) onto grid-start + j / rate s for the samples in
+                [grid-start, duration): .npy (float32, layout as B.npy), .mat
+                (mTRF-Toolbox: stim [time x dims] single, or {{1 x layers}}; t, fs)
+                and .json (resampling spec); recorded under outputs.resampled
+                in B.json. RATE as %g with . -> p (a 2 s TR: B_0p5Hz). A changed
+                target writes only the new set. The same as
+                python -m w2vbackend.retime B --target-rate RATE.
 Files are written under temporary names and renamed into place when complete.
 A rerun with the same audio content, model and parameters skips the file
-("up to date") unless --overwrite.
+("up to date") unless --overwrite. --cnd is written on every run.
 
 layers (transformers' output_hidden_states numbering): 0 = transformer input,
 L = last_hidden_state of a model with L layers; negative indices count from
@@ -110,7 +118,7 @@ def build_parser() -> _Parser:
             parser.add_argument("audio", nargs="*", metavar="AUDIO", help=option.help)
         elif option.kind == "flag":
             parser.add_argument(_flag(option.name), action="store_true", help=option.help)
-        elif option.kind in ("seconds", "count"):
+        elif option.kind in ("seconds", "count", "positive", "offset"):
             parser.add_argument(_flag(option.name), type=_cli_number, metavar=option.metavar,
                                 help=option.help + shown)
         elif option.kind == "choice":

@@ -112,6 +112,15 @@ def fingerprint_inputs(request: Request, audio_sha256: str,
     }
 
 
+def retime_inputs(native_digest: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What makes a resampled set ``B_<rate>Hz.*`` up to date: the fingerprint of the outputs it
+    is made from and every resampling setting (rate, grid, length, method, filter, edge, MAT
+    version). Kept apart from :func:`fingerprint_inputs` on purpose: a new target rate must
+    not recompute the embeddings, only resample them again."""
+    return {"source_sha256": native_digest, "resampling": dict(settings),
+            "w2vbackend": __version__, "format_version": JSON_FORMAT_VERSION}
+
+
 def fingerprint_digest(inputs: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the canonical JSON of ``inputs``."""
     text = json.dumps(jsonable(inputs), sort_keys=True, separators=(",", ":"))

@@ -214,3 +214,15 @@ def build_document(result: Result, *, outputs: Mapping[str, Any],
         "outputs": dict(outputs),
         "fingerprint": dict(fingerprint),
     })
+
+
+def with_resampled(document: Mapping[str, Any], name: str,
+                   entry: Mapping[str, Any]) -> dict[str, Any]:
+    """``document`` (a ``B.json``) with the resampled set ``name`` (e.g. ``B_128Hz``) recorded
+    under ``outputs.resampled[name]``: its files, ``fs``, ``grid_start``, ``n_samples``,
+    ``method``, ``edge`` and ``sha256`` (its fingerprint). Earlier sets stay recorded."""
+    outputs = dict(document.get("outputs") or {})
+    resampled = dict(outputs.get("resampled") or {})
+    resampled[name] = dict(entry)
+    outputs["resampled"] = resampled
+    return jsonable({**document, "outputs": outputs})

@@ -26,6 +26,16 @@ from .defaults import (
 from .errors import UsageError, printable, shorten
 from .layers import LayersSpec, parse_layers
 from .names import DEFAULT_BASENAME, validate_basename
+from .retime_options import (
+    DEFAULT_EDGE,
+    DEFAULT_GRID_START,
+    DEFAULT_METHOD,
+    EDGE_MODES,
+    HELP,
+    MAX_TARGET_RATE,
+    MAX_TR_SECONDS,
+    METHODS,
+)
 
 MAT_VERSIONS = ("auto", "5", "7.3")
 # Bounds that catch typos and absurd values with one clear line: one-frame windows would run
@@ -45,7 +55,7 @@ class Option:
     kind, its default and its help text."""
 
     name: str
-    kind: str            # text | path | choice | seconds | count | flag | layers | paths
+    kind: str  # text | path | choice | seconds | count | flag | layers | paths | positive | offset
     default: Any
     help: str
     choices: tuple[str, ...] = ()
@@ -87,6 +97,21 @@ OPTIONS: tuple[Option, ...] = (
            "a cut and compare the frames around the cut with it (worst and median cosine, in "
            "the .json 'fidelity' block; a warning when the worst cosine is below 0.999); costs "
            "one extra pass over two chunks"),
+    Option("target_rate", "positive", None,
+           HELP["target_rate"] + "; also writes B_<rate>Hz.npy/.mat/.json, the features "
+           "resampled onto the grid grid_start + j / rate (see below)", nullable=True,
+           metavar="HZ"),
+    Option("tr", "positive", None, HELP["tr"] + "; instead of --target-rate", nullable=True,
+           metavar="SECONDS"),
+    Option("grid_start", "offset", DEFAULT_GRID_START,
+           HELP["grid_start"] + ", with --target-rate or --tr", nullable=True,
+           metavar="SECONDS"),
+    Option("method", "choice", DEFAULT_METHOD, HELP["method"] + ", with --target-rate or --tr",
+           choices=METHODS, nullable=True),
+    Option("edge", "choice", DEFAULT_EDGE, HELP["edge"] + ", with --target-rate or --tr",
+           choices=EDGE_MODES, nullable=True),
+    Option("cnd", "path", None, HELP["cnd"] + " of the run, in input order (needs "
+           "--target-rate or --tr)", nullable=True, metavar="FILE"),
     Option("quiet", "flag", False, "no progress bars or progress messages (errors are still "
            "shown)"),
     Option("verbose", "flag", False, "print tracebacks of failures"),
@@ -103,8 +128,15 @@ class Request:
 
     ``audio``: absolute paths. ``model``: hub id, or a local folder's absolute path. ``layers``:
     ``"last"``, ``"all"`` or a tuple of indices (resolved against the model by the engine).
-    ``chunk_seconds``: ``None`` for one window over the whole recording.
+    ``chunk_seconds``: ``None`` for one window over the whole recording. ``target_rate`` (Hz)
+    or ``tr`` (s), at most one: the resampled set to write as well (``None``: none);
+    ``cnd``: absolute path of the CND file to write over all inputs, or ``None``.
     """
+
+    @property
+    def resample_rate(self) -> Optional[float]:
+        """The resampled set's rate in Hz (``1 / tr`` for a TR), or None."""
+        return self.target_rate if self.tr is None else 1.0 / self.tr
 
     audio: tuple[str, ...]
     model: str
@@ -121,6 +153,12 @@ class Request:
     mat_version: str
     group_norm: str
     verify: bool
+    target_rate: Optional[float]
+    tr: Optional[float]
+    grid_start: float
+    method: str
+    edge: str
+    cnd: Optional[str]
     quiet: bool
     verbose: bool
     summary_json: Optional[str]
@@ -196,6 +234,20 @@ def check_option(name: str, value: Any) -> Any:
             raise UsageError(f"{name} must lie in 0 to {MAX_CONTEXT_SECONDS:g} seconds, got "
                              f"{_what(value)}")
         return number
+    if kind == "positive":
+        number = _number(name, value)
+        bound = MAX_TARGET_RATE if name == "target_rate" else MAX_TR_SECONDS
+        unit = "Hz" if name == "target_rate" else "seconds"
+        if not 0.0 < number <= bound:
+            raise UsageError(f"{name} must be above 0 and at most {bound:g} {unit}, got "
+                             f"{_what(value)}")
+        return number
+    if kind == "offset":
+        number = _number(name, value)
+        if not abs(number) <= MAX_TR_SECONDS:
+            raise UsageError(f"{name} must lie in -{MAX_TR_SECONDS:g} to {MAX_TR_SECONDS:g} "
+                             f"seconds, got {_what(value)}")
+        return number
     if kind == "count":
         number = _number(name, value)
         if not number.is_integer() or not 1 <= number <= MAX_THREADS:
@@ -235,7 +287,23 @@ def make_request(values: Mapping[str, Any], *, require_audio: bool = True) -> Re
         checked["model"] = os.path.abspath(local)
     checked["output_dir"] = os.path.abspath(checked["output_dir"])
     validate_basename(checked["basename"])
+    _check_resampling(values, checked)
     return Request(**checked)
+
+
+def _check_resampling(values: Mapping[str, Any], checked: dict[str, Any]) -> None:
+    """The resampling options need a target; a target is a rate or a TR, not both."""
+    if checked["target_rate"] is not None and checked["tr"] is not None:
+        raise UsageError("give target_rate (Hz) or tr (s), not both")
+    if checked["target_rate"] is None and checked["tr"] is None:
+        given = [name for name in ("grid_start", "method", "edge", "cnd")
+                 if values.get(name) is not None]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise UsageError(f"{', '.join(given)} {verb} to resampled features; give "
+                             "target_rate (Hz) or tr (s) as well")
+    if checked["cnd"] is not None:
+        checked["cnd"] = os.path.abspath(os.path.expanduser(checked["cnd"]))
 
 
 def engine_settings(*, layers: Any = None, chunk_seconds: Any = DEFAULT_CHUNK_SECONDS,

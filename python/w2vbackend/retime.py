@@ -45,11 +45,8 @@ import numpy as np
 from scipy import signal, special
 
 from .errors import UsageError
+from .retime_options import DEFAULT_PASSBAND_EDGE, DEFAULT_STOPBAND_DB, EDGE_MODES, METHODS
 
-METHODS = ("kaiser", "lanczos")
-EDGE_MODES = ("edge", "zeros")
-DEFAULT_STOPBAND_DB = 80.0
-DEFAULT_PASSBAND_EDGE = 0.9
 DEFAULT_LANCZOS_LOBES = 3
 # Frames in one block of the matrix product, relative to the kernel's support: the product
 # costs (block + support) per output where (support) is needed, so 1x-2x keeps the waste small.

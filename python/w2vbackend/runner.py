@@ -3,9 +3,12 @@
 :func:`run` takes a :class:`~w2vbackend.request.Request` and returns one :class:`FileOutcome` per
 input. Inputs whose outputs are up to date (same audio content, model and parameters; see
 :mod:`w2vbackend.fingerprint`) are skipped before the model is loaded; when every input is up to
-date the model is never loaded. A file that fails does not stop the others. Interruptions
-(KeyboardInterrupt, SIGTERM turned into an exception by the CLI) propagate after the temporary
-files of the file in progress have been removed.
+date the model is never loaded. With a target rate (or TR) each input's resampled set
+``B_<rate>Hz.*`` is written after its embeddings (:mod:`w2vbackend.retime_step`); an input whose
+embeddings are up to date and whose set is not is only resampled, without the model, and the
+``--cnd`` file is written over all inputs at the end. A file that fails does not stop the
+others. Interruptions (KeyboardInterrupt, SIGTERM turned into an exception by the CLI) propagate
+after the temporary files of the file in progress have been removed.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from .fingerprint import fingerprint_digest, fingerprint_inputs, is_up_to_date, 
 from .lock import OutputLock
 from .names import OutputPaths, derive_basenames
 from .npystore import NpyStore
-from .outdir import prepare_output_dir, probe_basename
+from .outdir import output_error, prepare_output_dir, probe_basename
 from .outputs import write_outputs
 from .progress import Reporter
 from .request import Request, settings_of
+from .retime_step import settings_of as retime_settings_of
+from .retime_step import up_to_date_entry, write_run_cnd, write_step
 from .transaction import OutputTransaction, remove_stale_temps
 
 STATUS_WRITTEN = "written"
@@ -38,13 +43,14 @@ STATUS_FAILED = "failed"
 
 @dataclass
 class FileOutcome:
-    """What happened to one input. ``outputs``: kind -> absolute path or None."""
+    """What happened to one input. ``outputs``: kind -> absolute path or None; ``resampled``:
+    None, or the resampled set's ``npy``, ``mat``, ``json`` paths, ``fs`` and ``grid_start``."""
 
     audio: str
     basename: str
     status: str = STATUS_FAILED
-    outputs: dict[str, Optional[str]] = field(default_factory=lambda: {
-        "npy": None, "mat": None, "json": None, "mat_failed": None})
+    outputs: dict[str, Any] = field(default_factory=lambda: {
+        "npy": None, "mat": None, "json": None, "mat_failed": None, "resampled": None})
     error: Optional[dict[str, str]] = None
     traceback: Optional[str] = None
     mat_version: Optional[str] = None
@@ -67,6 +73,8 @@ class _Job:
     digest: str = ""
     audio_sha256: str = ""
     estimated_seconds: float = 0.0
+    native_ok: bool = False     # B.* up to date: only the resampled set is missing
+    retimed: Optional[dict[str, Any]] = None  # the resampled set's entry, once on disk
 
 
 def _estimate_seconds(path: str) -> float:
@@ -107,18 +115,39 @@ def run(request: Request, reporter: Optional[Reporter] = None,
         return [job.outcome for job in jobs]
 
     pending = [job for job in jobs if _check_job(job, request, reporter)]
+    needs_model = [job for job in pending if not job.native_ok]
+    loaded = None
+    if needs_model:
+        loaded = _load(request, needs_model, reporter)
+        if loaded is None:
+            pending = [job for job in pending if job.native_ok]
     if pending:
-        loaded = _load(request, pending, reporter)
-        if loaded is not None:
-            for job in pending:
+        for job in pending:
+            if not job.native_ok:
                 job.estimated_seconds = _estimate_seconds(job.outcome.audio)
-            reporter.start_overall(sum(j.estimated_seconds for j in pending), len(pending))
-            try:
-                for job in pending:
-                    _process_job(job, request, loaded, reporter)
-            finally:
-                reporter.close()
+        reporter.start_overall(sum(j.estimated_seconds for j in pending), len(pending))
+        try:
+            for job in pending:
+                _process_job(job, request, loaded, reporter)
+        finally:
+            reporter.close()
+    if request.cnd is not None:
+        _write_cnd(request, jobs, reporter)
     return [job.outcome for job in jobs]
+
+
+def _write_cnd(request: Request, jobs: Sequence[_Job], reporter: Reporter) -> None:
+    """One CND file over every input; none (and the file left as it was) when one failed."""
+    missing = [job for job in jobs if job.retimed is None]
+    if missing:
+        reporter.error(f"{printable(request.cnd)}: not written: {len(missing)} of {len(jobs)} "
+                       "inputs have no resampled features")
+        return
+    try:
+        version = write_run_cnd(request, [job.retimed for job in jobs])
+    except OSError as exc:
+        raise output_error(Path(request.cnd), "write", exc) from None
+    reporter.info(f"wrote {request.cnd} (CND, MAT v{version}, {len(jobs)} trials)")
 
 
 def _report_failure(job: _Job, exc: BaseException, reporter: Reporter) -> None:
@@ -149,9 +178,11 @@ def _check_job(job: _Job, request: Request, reporter: Reporter) -> bool:
         job.audio_sha256 = file_sha256(job.outcome.audio)
         job.digest = fingerprint_digest(fingerprint_inputs(request, job.audio_sha256))
         if not request.overwrite and is_up_to_date(job.paths, job.digest):
-            _mark_up_to_date(job, reporter)
-            _remove_leftovers(job.paths)
-            return False
+            if not _retime_pending(job, request):
+                _mark_up_to_date(job, reporter)
+                _remove_leftovers(job.paths)
+                return False
+            job.native_ok = True
     except UsageError:
         raise
     except Exception as exc:
@@ -160,11 +191,27 @@ def _check_job(job: _Job, request: Request, reporter: Reporter) -> bool:
     return True
 
 
+def _retime_pending(job: _Job, request: Request) -> bool:
+    """Whether a resampled set is asked for and not up to date (fills ``job.retimed`` if it
+    is)."""
+    settings = retime_settings_of(request)
+    if settings is None:
+        return False
+    job.retimed = up_to_date_entry(job.paths, settings, job.digest)
+    return job.retimed is None
+
+
+def _resampled_outputs(entry: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    if entry is None:
+        return None
+    return {key: entry[key] for key in ("npy", "mat", "json", "fs", "grid_start")}
+
+
 def _mark_up_to_date(job: _Job, reporter: Reporter) -> None:
     paths = job.paths
     job.outcome.status = STATUS_UP_TO_DATE
     job.outcome.outputs = {"npy": str(paths.npy), "mat": str(paths.mat), "json": str(paths.json),
-                           "mat_failed": None}
+                           "mat_failed": None, "resampled": _resampled_outputs(job.retimed)}
     job.outcome.mat_version = ((read_metadata(paths.json) or {}).get("outputs") or {}).get(
         "mat_version")
     reporter.info(f"{job.outcome.audio}: up to date ({paths.folder / paths.basename}.*)")
@@ -220,16 +267,40 @@ def _process_job(job: _Job, request: Request, loaded, reporter: Reporter) -> Non
         with OutputLock(job.paths.lock):
             # The fingerprint as it is now: with the model loaded, its cache entry and layer
             # count are known. Another run may have finished these outputs meanwhile.
-            job.digest = fingerprint_digest(fingerprint_inputs(
-                request, job.audio_sha256, loaded.num_hidden_layers))
-            if not request.overwrite and is_up_to_date(job.paths, job.digest):
+            if loaded is not None:
+                job.digest = fingerprint_digest(fingerprint_inputs(
+                    request, job.audio_sha256, loaded.num_hidden_layers))
+            native_ok = not request.overwrite and is_up_to_date(job.paths, job.digest)
+            if native_ok and not _retime_pending(job, request):
                 _mark_up_to_date(job, reporter)
                 remove_stale_temps(job.paths)
                 reporter.advance_overall(job.estimated_seconds)
                 return
-            _compute_and_write(job, request, loaded, reporter)
+            if not native_ok:
+                if loaded is None:
+                    raise W2VError(f"{job.paths.json} changed while this run waited for it; "
+                                   "run again")
+                _compute_and_write(job, request, loaded, reporter)
+            else:
+                _mark_up_to_date(job, reporter)
+            _resample(job, request, reporter)
     except Exception as exc:
+        job.retimed = None
         _report_failure(job, exc, reporter)
+
+
+def _resample(job: _Job, request: Request, reporter: Reporter) -> None:
+    """Write the resampled set from the outputs on disk (the lock is held)."""
+    settings = retime_settings_of(request)
+    if settings is None:
+        return
+    entry = write_step(job.paths, settings, job.digest, warn=reporter.warning)
+    job.retimed = entry
+    job.outcome.status = STATUS_WRITTEN
+    job.outcome.outputs["resampled"] = _resampled_outputs(entry)
+    reporter.info(f"wrote {os.path.dirname(entry['npy'])}/"
+                  f"{os.path.basename(entry['npy'])[:-4]}.* ({entry['fs']:g} Hz, "
+                  f"{entry['n_samples']} samples)")
 
 
 def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) -> None:
@@ -280,7 +351,8 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
     outcome.mat_version = written.mat_version
     outcome.outputs = {"npy": str(written.npy), "json": str(written.json),
                        "mat": str(written.mat) if written.mat else None,
-                       "mat_failed": str(written.mat_failed) if written.mat_failed else None}
+                       "mat_failed": str(written.mat_failed) if written.mat_failed else None,
+                       "resampled": None}
     if written.mat_failed_reason:
         reporter.warning(f"{outcome.audio}: no MAT-file written ({written.mat_failed_reason}); "
                          f"see {written.mat_failed}")

@@ -41,7 +41,8 @@ function test_bad_option_values_raise_badArgument()
     bad = {{'ChunkSeconds', -1}, {'ChunkSeconds', 'x'}, {'DType', 'float64'}, ...
            {'Layers', 'middle'}, {'Layers', 1.5}, {'MatVersion', 6}, {'OnError', 'ignore'}, ...
            {'Threads', 0}, {'ContextSeconds', -2}, {'Overwrite', 'yes'}, {'Model', ''}, ...
-           {'NoSuchOption', 1}};
+           {'TargetRate', 0}, {'TR', -2}, {'GridStart', NaN}, {'Method', 'nearest'}, ...
+           {'Edge', 'wrap'}, {'CND', 3}, {'NoSuchOption', 1}};
     for k = 1:numel(bad)
         w2vtest.assert_error(@() w2v.extract('a.wav', bad{k}{:}), 'w2v:badArgument');
     end
@@ -68,7 +69,8 @@ function test_request_holds_every_option()
     args = {'Layers', [6 12 -1], 'MatVersion', 7.3, 'ContextSeconds', 1.5, ...
             'Revision', 'main', 'Threads', 2, 'DType', 'Float16', 'OutputDir', 'out', ...
             'Overwrite', 1, 'Quiet', true, 'Model', 'm', 'Device', 'cpu', 'BaseName', 'b', ...
-            'ChunkSeconds', int32(7)};
+            'ChunkSeconds', int32(7), 'TargetRate', int16(128), 'TR', 2, 'GridStart', -0.5, ...
+            'Method', 'Lanczos', 'Edge', 'zeros', 'CND', 'stim.mat'};
     opts = w2v.internal.parse_options('t', args);
     request = w2v.internal.build_request({'a b.wav'}, opts);
     w2vtest.verify_equal(request.audio, {fullfile(pwd(), 'a b.wav')}, 'audio');
@@ -82,6 +84,11 @@ function test_request_holds_every_option()
     w2vtest.verify_equal(request.dtype, 'float16', 'dtype');
     w2vtest.verify_equal(request.overwrite, true, 'overwrite');
     w2vtest.verify_equal(request.quiet, true, 'quiet');
+    w2vtest.verify_equal(request.target_rate, 128, 'target_rate');
+    w2vtest.verify_equal(class(request.target_rate), 'double', 'target_rate class');
+    w2vtest.verify_equal(request.grid_start, -0.5, 'grid_start');
+    w2vtest.verify_equal(request.method, 'lanczos', 'method');
+    w2vtest.verify_equal(request.cnd, fullfile(pwd(), 'stim.mat'), 'cnd');
     table = w2v.internal.option_table();
     % Every backend option but the SLURM ones (the table's last rows), which travel only
     % together with Cluster (test_cluster_options).

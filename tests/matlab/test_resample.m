@@ -17,9 +17,10 @@ function test_resample_two_runs_to_128_hz_with_a_cnd_file()
         w2vtest.verify_equal(size(x(k).features, 3), size(r.embeddings, 3), 'layers');
         w2vtest.verify_equal(x(k).layers, r.layers, 'layer numbers');
         duration = r.metadata.audio.num_samples / r.metadata.audio.sample_rate;
-        w2vtest.verify_equal(numel(x(k).time), ceil(duration * 128 - 1e-9), ...
+        w2vtest.verify_equal(numel(x(k).feature_time), ceil(duration * 128 - 1e-9), ...
                              'samples in [0, duration)');
-        w2vtest.verify(abs(x(k).time(2) - 1 / 128) < 1e-12 && x(k).time(1) == 0, 'grid');
+        grid = x(k).feature_time;
+        w2vtest.verify(abs(grid(2) - 1 / 128) < 1e-12 && grid(1) == 0, 'grid');
         w2vtest.verify_equal(x(k).resampling.frame_center_offset, r.frame_center_offset, 'offset');
         m = load(x(k).files.mat);
         w2vtest.verify_equal(size(m.stim), [1 size(r.embeddings, 3)], 'mTRF stim cell');
@@ -39,7 +40,7 @@ function test_resample_by_tr_from_a_path()
     x = w2v.resample(base, [], 'TR', 0.5, 'OutputDir', folder, 'GridStart', -1, ...
                      'Method', 'lanczos');
     w2vtest.verify_equal(x.fs, 2, 'fs from TR');
-    w2vtest.verify_equal(x.time(1), -1, 'grid start');
+    w2vtest.verify_equal(x.feature_time(1), -1, 'grid start');
     w2vtest.verify_equal(x.resampling.method, 'lanczos', 'method');
     w2vtest.verify(all(isfinite(x.features(:))), 'finite features');
 end
