@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Optional
 
 from .defaults import (
+    DEFAULT_CAUSAL_CONTEXT_SECONDS,
+    DEFAULT_CAUSAL_STEP_SECONDS,
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONTEXT_SECONDS,
     DEFAULT_MODEL,
@@ -26,6 +28,7 @@ from .defaults import (
 from .errors import UsageError, printable, shorten
 from .layers import LayersSpec, parse_layers
 from .names import DEFAULT_BASENAME, validate_basename
+from .segments import Segment, parse_segments
 
 MAT_VERSIONS = ("auto", "5", "7.3")
 # Bounds that catch typos and absurd values with one clear line: one-frame windows would run
@@ -45,7 +48,8 @@ class Option:
     kind, its default and its help text."""
 
     name: str
-    kind: str            # text | path | choice | seconds | count | flag | layers | paths
+    kind: str            # text | path | choice | seconds | count | flag | layers | paths |
+    #                      segments
     default: Any
     help: str
     choices: tuple[str, ...] = ()
@@ -83,6 +87,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("group_norm", "choice", "recording",
            "group-norm feature encoders (wav2vec2-base, HuBERT): first-layer statistics of the "
            "whole recording, or of each window", choices=GROUP_NORM_MODES),
+    Option("segments", "segments", None,
+           "TSV or CSV table with a header row naming the columns onset and offset (seconds "
+           "from the start of the recording) and optionally label and condition; each segment "
+           "is computed as its own recording (nothing crosses its edges) and its frames keep "
+           "their time in the recording (see 'segments' below)", nullable=True, metavar="FILE"),
+    Option("causal", "flag", False,
+           "causal features: each step of --causal-step seconds is computed from audio that "
+           "ends with the step's last frame, with --causal-context seconds of past audio "
+           "(costs about (context + step) / step times the default; see 'causal' below)"),
+    Option("causal_context", "seconds", DEFAULT_CAUSAL_CONTEXT_SECONDS,
+           "with --causal: seconds of past audio before each step (0 to 3600)",
+           nullable=True, metavar="SECONDS"),
+    Option("causal_step", "seconds", DEFAULT_CAUSAL_STEP_SECONDS,
+           "with --causal: seconds of frames kept per window, rounded to whole frames (at least "
+           "one frame, 0.02 s)", nullable=True, metavar="SECONDS"),
     Option("quiet", "flag", False, "no progress bars or progress messages (errors are still "
            "shown)"),
     Option("verbose", "flag", False, "print tracebacks of failures"),
@@ -99,7 +118,8 @@ class Request:
 
     ``audio``: absolute paths. ``model``: hub id, or a local folder's absolute path. ``layers``:
     ``"last"``, ``"all"`` or a tuple of indices (resolved against the model by the engine).
-    ``chunk_seconds``: ``None`` for one window over the whole recording.
+    ``chunk_seconds``: ``None`` for one window over the whole recording. ``segments``: ``None``
+    (the whole recording) or the segments in order of onset.
     """
 
     audio: tuple[str, ...]
@@ -116,6 +136,10 @@ class Request:
     overwrite: bool
     mat_version: str
     group_norm: str
+    segments: Optional[tuple[Segment, ...]]
+    causal: bool
+    causal_context: float
+    causal_step: float
     quiet: bool
     verbose: bool
     summary_json: Optional[str]
@@ -187,6 +211,9 @@ def check_option(name: str, value: Any) -> Any:
                 raise UsageError(f"chunk_seconds must lie in {MIN_CHUNK_SECONDS:g} to "
                                  f"{MAX_CHUNK_SECONDS:g} seconds, got {_what(value)}")
             return number
+        if name == "causal_step" and not 0.0 < number <= MAX_CONTEXT_SECONDS:
+            raise UsageError(f"causal_step must lie above 0 and at most "
+                             f"{MAX_CONTEXT_SECONDS:g} seconds, got {_what(value)}")
         if not 0.0 <= number <= MAX_CONTEXT_SECONDS:
             raise UsageError(f"{name} must lie in 0 to {MAX_CONTEXT_SECONDS:g} seconds, got "
                              f"{_what(value)}")
@@ -203,6 +230,8 @@ def check_option(name: str, value: Any) -> Any:
         return value
     if kind == "layers":
         return parse_layers(value)
+    if kind == "segments":
+        return parse_segments(value)
     raise AssertionError(f"option kind {kind}")  # pragma: no cover
 
 
@@ -233,7 +262,9 @@ def make_request(values: Mapping[str, Any]) -> Request:
 
 def engine_settings(*, layers: Any = None, chunk_seconds: Any = DEFAULT_CHUNK_SECONDS,
                     context_seconds: Any = DEFAULT_CONTEXT_SECONDS,
-                    group_norm: Any = "recording", positional_context: bool = True):
+                    group_norm: Any = "recording", positional_context: bool = True,
+                    causal: Any = False, causal_context: Any = DEFAULT_CAUSAL_CONTEXT_SECONDS,
+                    causal_step: Any = DEFAULT_CAUSAL_STEP_SECONDS):
     """The engine's options checked by the same rules as a request's (``chunk_seconds=None``:
     one window)."""
     from .engine import EngineSettings
@@ -249,7 +280,10 @@ def engine_settings(*, layers: Any = None, chunk_seconds: Any = DEFAULT_CHUNK_SE
                        else check_option("chunk_seconds", chunk_seconds)),
         context_seconds=check_option("context_seconds", context_seconds),
         group_norm=check_option("group_norm", group_norm),
-        positional_context=positional_context)
+        positional_context=positional_context,
+        causal=check_option("causal", causal),
+        causal_context_seconds=check_option("causal_context", causal_context),
+        causal_step_seconds=check_option("causal_step", causal_step))
 
 
 def settings_of(request: Request):
@@ -258,7 +292,9 @@ def settings_of(request: Request):
 
     return EngineSettings(layers=request.layers, chunk_seconds=request.chunk_seconds,
                           context_seconds=request.context_seconds,
-                          group_norm=request.group_norm)
+                          group_norm=request.group_norm, causal=request.causal,
+                          causal_context_seconds=request.causal_context,
+                          causal_step_seconds=request.causal_step)
 
 
 def _depth(value: Any, limit: int) -> int:

@@ -216,6 +216,8 @@ def _process_job(job: _Job, request: Request, loaded, reporter: Reporter) -> Non
                 reporter.advance_overall(job.estimated_seconds)
                 return
             _compute_and_write(job, request, loaded, reporter)
+    except UsageError:
+        raise  # a segment outside this recording: the request is wrong, not the file
     except Exception as exc:
         _report_failure(job, exc, reporter)
 
@@ -247,8 +249,14 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
             reporter.advance_overall(step)
 
         try:
-            result = run_engine(audio, loaded, settings_of(request), sink=store,
-                                progress=progress, sha256=job.audio_sha256)
+            if request.segments:
+                from .segmented import run_segments
+
+                result = run_segments(audio, loaded, settings_of(request), request.segments,
+                                      sink=store, progress=progress, sha256=job.audio_sha256)
+            else:
+                result = run_engine(audio, loaded, settings_of(request), sink=store,
+                                    progress=progress, sha256=job.audio_sha256)
         finally:
             if bar is not None:
                 bar.close()
