@@ -82,16 +82,20 @@ def main(argv=None) -> dict:
     extract(audio[:rate], model=loaded, sample_rate=rate)  # warm-up
     samples = common.interleaved(variants, args.repeats, device=loaded.device)
     medians = {name: common.median([s.wall_s for s in rows]) for name, rows in samples.items()}
+    cpu = {name: common.median([s.cpu_s for s in rows]) for name, rows in samples.items()}
     report = {"shape": args.shape, "seconds": args.seconds, "context_s": args.context,
               "device": str(loaded.device), "full": args.full, "repeats": args.repeats,
-              "median_s": medians, "planned": {f"{k:g}": v for k, v in planned.items()},
+              "median_s": medians, "cpu_median_s": cpu,
+              "planned": {f"{k:g}": v for k, v in planned.items()},
               "others_cores_max": max((s.others_cores or 0.0) for rows in samples.values()
                                       for s in rows),
-              "ratio_to_default": {}}
+              "ratio_to_default": {}, "cpu_ratio_to_default": {}}
     for step in steps:
         name = f"causal_{step:g}s" if args.full else f"causal_{step:g}s_window"
         total = medians[name] * (1 if args.full else planned[step]["windows"])
         report["ratio_to_default"][f"{step:g}"] = total / medians["default"]
+        report["cpu_ratio_to_default"][f"{step:g}"] = (
+            cpu[name] * (1 if args.full else planned[step]["windows"]) / cpu["default"])
         report["planned"][f"{step:g}"]["frame_ratio"] = (
             planned[step]["frames_computed"] / planned[step]["frames_kept"])
     report["machine"] = common.machine_info()
