@@ -62,10 +62,41 @@ layers (transformers' output_hidden_states numbering): 0 = transformer input,
 L = last_hidden_state of a model with L layers; negative indices count from
 the end; 'all' = 0..L. Default 'last' (last_hidden_state).
 
+segments (--segments FILE): a TSV or CSV table (tab- or comma-separated by
+its .tsv/.csv extension), one row per segment, header row first, e.g.
+    onset,offset,label,condition
+    0.0,12.5,story1,attended
+    14.0,26.25,story2,ignored
+onset and offset are seconds from the start of the recording (label and
+condition optional, other columns ignored); segments must be in order of
+onset and must not overlap. Each is rounded to the nearest sample at the
+model rate and computed as a recording of its own: no attention context,
+normalisation or group-norm statistics cross its edges. Its frames start at
+its onset sample s: frame k covers samples [s + k*320, s + k*320 + 400) and is
+stamped (s + k*320)/16000 s of the recording (not the recording's 20 ms grid).
+The frames of all segments are stored one after another in B.npy/B.mat;
+B.json "segments" gives each one's frame_start (0-based) and num_frames,
+B.mat segment_frames [n x 2] (1-based first and last frame) and segment_times
+[n x 2] (s). With several inputs the same segments apply to each. A segment
+that ends after a recording or is shorter than one frame is a usage error.
+In a --request file "segments" may also be a list of [onset, offset] pairs
+or of objects {{"onset": .., "offset": .., "label": ..}}.
+
+causal (--causal): frames are computed in steps of --causal-step seconds
+(default 0.1); each step comes from one plain pass over the audio from
+--causal-context seconds (default 8) before the step to the end of the
+receptive field of the step's last frame, and only the step's frames are
+kept. No frame sees audio beyond its step's last frame (with a 0.02 s step:
+nothing beyond its own receptive field). Normalisation and group-norm
+statistics are each window's own. Same frames and time axis as the default;
+costs about (context + step) / step times as much (81x for 8 s / 0.1 s).
+Combines with --segments (causal within each segment) and --layers.
+
 exit status:
   0    every input written or up to date
   1    at least one input failed (one line per failure on stderr)
-  2    usage error (bad option, unsafe base name, duplicate outputs)
+  2    usage error (bad option, unsafe base name, duplicate outputs, bad or
+       out-of-range segments)
   130  interrupted (SIGINT / Ctrl-C); 143 terminated (SIGTERM)
 Temporary files are removed on interruption; earlier outputs are never damaged.
 

@@ -13,3 +13,6 @@ DEFAULT_CONTEXT_SECONDS = 0.5
 DTYPE_NAMES = ("float32", "float16", "bfloat16")
 # First-layer GroupNorm statistics of group-norm encoders: the whole recording's, or each window's.
 GROUP_NORM_MODES = ("recording", "window")
+# Causal mode (the Huth lab's recipe): seconds of past context per window, seconds per step.
+DEFAULT_CAUSAL_CONTEXT_SECONDS = 8.0
+DEFAULT_CAUSAL_STEP_SECONDS = 0.1

@@ -33,7 +33,13 @@ import numpy as np
 import torch
 
 from .audio import Audio, AudioInfo, audio_from_array, load_audio
-from .defaults import DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS, DEFAULT_MODEL
+from .defaults import (
+    DEFAULT_CAUSAL_CONTEXT_SECONDS,
+    DEFAULT_CAUSAL_STEP_SECONDS,
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_CONTEXT_SECONDS,
+    DEFAULT_MODEL,
+)
 from .errors import AudioTooShortError, UsageError
 from .forward import hidden_states, positional_reach
 from .geometry import FrameGeometry
@@ -48,7 +54,7 @@ from .normalisation import (
 )
 from .resample import resample
 from .sink import ArraySink, Sink
-from .windows import frames_for_seconds, plan_windows
+from .windows import frames_for_seconds, plan_causal_windows, plan_windows
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,10 @@ class EngineSettings:
     :func:`run_engine`); ``chunk_seconds``: audio whose frames one window keeps (``None``: one
     window); ``context_seconds``: attention context on each side; ``group_norm``: ``"recording"``
     or ``"window"``; ``positional_context``: give the positional convolution its full reach.
+    ``causal``: compute each step of ``causal_step_seconds`` from a plain pass over the audio
+    that ends with the step's last frame, with ``causal_context_seconds`` of past audio before
+    it (:func:`w2vbackend.windows.plan_causal_windows`); normalisation and group-norm statistics
+    are then each window's own, and the chunk, context and group-norm settings are not used.
     """
 
     layers: Any = "last"
@@ -67,6 +77,9 @@ class EngineSettings:
     context_seconds: float = DEFAULT_CONTEXT_SECONDS
     group_norm: str = "recording"
     positional_context: bool = True
+    causal: bool = False
+    causal_context_seconds: float = DEFAULT_CAUSAL_CONTEXT_SECONDS
+    causal_step_seconds: float = DEFAULT_CAUSAL_STEP_SECONDS
 
 
 @dataclass(frozen=True)
@@ -77,7 +90,8 @@ class RunFacts:
     attention-context frames per side; ``positional_frames``: ``(left, right)`` positional reach;
     ``normalisation``: ``(mean, divisor)`` of the whole recording, or ``None`` when the model
     does not normalise; ``group_norm``: the mode used, or ``None`` for models without a
-    first-layer GroupNorm; ``wall_time``: seconds.
+    first-layer GroupNorm; ``wall_time``: seconds. In causal mode ``causal_frames`` is
+    ``(context_frames, step_frames)`` and ``normalisation`` is ``None`` (each window's own).
     """
 
     settings: EngineSettings
@@ -88,6 +102,7 @@ class RunFacts:
     normalisation: Optional[tuple[float, float]]
     group_norm: Optional[str]
     wall_time: float
+    causal_frames: Optional[tuple[int, int]] = None
 
 
 @dataclass
@@ -179,6 +194,8 @@ def extract(audio, *, model: str | LoadedModel = DEFAULT_MODEL, sample_rate: Opt
             context_seconds: float = DEFAULT_CONTEXT_SECONDS, device: str = "auto",
             dtype: str = "float32", revision: Optional[str] = None,
             group_norm: str = "recording", positional_context: bool = True,
+            causal: bool = False, causal_context: float = DEFAULT_CAUSAL_CONTEXT_SECONDS,
+            causal_step: float = DEFAULT_CAUSAL_STEP_SECONDS, segments=None,
             verify: bool = False, sink: Optional[Sink] = None,
             progress: Optional[Callable[[float], Any]] = None) -> Result:
     """Embeddings for every frame of a whole recording, computed in windows with context.
@@ -198,6 +215,13 @@ def extract(audio, *, model: str | LoadedModel = DEFAULT_MODEL, sample_rate: Opt
     transformer-layer input equals the full pass's exactly. ``False``: plain windows.
     ``group_norm``: ``"recording"`` (first-layer GroupNorm statistics of the whole recording;
     default) or ``"window"`` (each window's own, as a plain forward pass on the window would).
+    ``causal``: each step of ``causal_step`` seconds from one pass over the audio that ends with
+    the step's last frame, with ``causal_context`` seconds of past audio (see
+    :func:`w2vbackend.windows.plan_causal_windows`). ``segments``: a TSV/CSV path, a list of
+    ``(onset, offset)`` seconds or of ``{"onset", "offset", "label", "condition"}``; each
+    segment is then computed as its own recording and the result is a
+    :class:`~w2vbackend.segmented.SegmentedResult` (frames of all segments one after another,
+    ``time_axis`` in seconds of the whole recording).
     ``verify``: also compare the frames around one cut with one forward pass over a span
     around it and set ``Result.fidelity`` (costs one extra pass over two chunks; see
     :mod:`w2vbackend.fidelity`).
@@ -210,16 +234,26 @@ def extract(audio, *, model: str | LoadedModel = DEFAULT_MODEL, sample_rate: Opt
     :class:`~w2vbackend.errors.AudioTooShortError` when the recording is shorter than one
     receptive field.
     """
-    from .request import engine_settings
+    from .request import VERIFY_ALONE, engine_settings
 
     settings = engine_settings(layers=layers, chunk_seconds=chunk_seconds,
                                context_seconds=context_seconds, group_norm=group_norm,
-                               positional_context=positional_context)
+                               positional_context=positional_context, causal=causal,
+                               causal_context=causal_context, causal_step=causal_step)
+    from .segments import parse_segments
+
+    parts = parse_segments(segments)
     if not isinstance(verify, bool):
         raise UsageError(f"verify must be true or false, got {verify!r}")
+    if verify and (parts or causal):
+        raise UsageError(VERIFY_ALONE)
     loaded = model if isinstance(model, LoadedModel) else load_model(
         model, revision=revision, device=device, dtype=dtype)
     recording = _as_audio(audio, sample_rate, loaded.geometry.sample_rate)
+    if parts:
+        from .segmented import run_segments
+
+        return run_segments(recording, loaded, settings, parts, sink=sink, progress=progress)
     if verify:
         from .fidelity import run_verified
 
@@ -251,14 +285,26 @@ def run_engine(recording: Audio, loaded: LoadedModel, settings: EngineSettings, 
                                                    round_up=False)))
     context_frames = frames_for_seconds(settings.context_seconds, geometry, round_up=True)
     reach = positional_reach(loaded.model) if settings.positional_context else (0, 0)
-    windows = plan_windows(num_samples, geometry, chunk_frames, context_frames,
-                           positional_frames=reach)
+    causal_frames = None
+    if settings.causal:
+        causal_frames = (frames_for_seconds(settings.causal_context_seconds, geometry,
+                                            round_up=True),
+                         max(1, frames_for_seconds(settings.causal_step_seconds, geometry,
+                                                   round_up=False)))
+        windows = plan_causal_windows(num_samples, geometry, causal_frames[1], causal_frames[0])
+        chunk_frames, context_frames, reach = None, 0, (0, 0)
+    else:
+        windows = plan_windows(num_samples, geometry, chunk_frames, context_frames,
+                               positional_frames=reach)
     num_frames = geometry.num_frames(num_samples)
 
-    norm = recording_normalisation(waveform) if loaded.do_normalize else None
+    # Causal windows are plain passes: statistics over the whole recording would see the future.
+    norm = (recording_normalisation(waveform) if loaded.do_normalize and not settings.causal
+            else None)
     has_group_norm = first_group_norm(loaded.model) is not None
     patch: contextlib.AbstractContextManager = contextlib.nullcontext()
-    if has_group_norm and settings.group_norm == "recording" and len(windows) > 1:
+    if (has_group_norm and settings.group_norm == "recording" and len(windows) > 1
+            and not settings.causal):
         channel_mean, channel_var = group_norm_statistics(loaded, waveform, norm)
         patch = fixed_group_norm(loaded.model, channel_mean, channel_var)
 
@@ -268,7 +314,9 @@ def run_engine(recording: Audio, loaded: LoadedModel, settings: EngineSettings, 
     sink.begin(shape)
     with patch, torch.inference_mode():
         for window in windows:
-            x = window_tensor(waveform, window.sample_start, window.sample_stop, norm,
+            own = (recording_normalisation(waveform[window.sample_start:window.sample_stop])
+                   if settings.causal and loaded.do_normalize else norm)
+            x = window_tensor(waveform, window.sample_start, window.sample_stop, own,
                               loaded.device, loaded.dtype)
             crop = (None if (window.input_start, window.input_stop)
                     == (window.frame_start, window.frame_stop) else window.crop)
@@ -286,8 +334,9 @@ def run_engine(recording: Audio, loaded: LoadedModel, settings: EngineSettings, 
 
     facts = RunFacts(settings=settings, chunk_frames=chunk_frames, context_frames=context_frames,
                      positional_frames=reach, num_windows=len(windows), normalisation=norm,
-                     group_norm=settings.group_norm if has_group_norm else None,
-                     wall_time=time.perf_counter() - started)
+                     group_norm=(None if not has_group_norm else "window" if settings.causal
+                                 else settings.group_norm),
+                     wall_time=time.perf_counter() - started, causal_frames=causal_frames)
     return Result(embeddings=sink.result(), layers=layer_indices, num_frames=num_frames,
                   hidden_size=loaded.hidden_size, geometry=geometry, model=loaded.info(),
                   audio=info, facts=facts)

@@ -17,6 +17,7 @@ from .integrity import outputs_intact
 from .layers import resolve_layers
 from .metadata import JSON_FORMAT, JSON_FORMAT_VERSION, jsonable
 from .names import OutputPaths
+from .segments import segments_as_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from .request import Request
@@ -104,6 +105,9 @@ def fingerprint_inputs(request: Request, audio_sha256: str,
         "dtype": request.dtype,
         "mat_version": request.mat_version,
         "group_norm": request.group_norm,
+        "segments": segments_as_json(request.segments),
+        "causal": ({"context_seconds": request.causal_context, "step_seconds": request.causal_step}
+                   if request.causal else None),
         "w2vbackend": __version__,
         "format_version": JSON_FORMAT_VERSION,
         # Only when asked for, so that earlier outputs keep their fingerprint: the check adds a

@@ -133,8 +133,55 @@ def _computation(result: Result) -> dict[str, Any]:
         "receptive_field_samples": result.geometry.receptive_field,
         "normalisation": {"mean": None if norm is None else norm[0],
                           "std": None if norm is None else norm[1],
-                          "applied": norm is not None},
+                          "applied": bool(result.model.do_normalize),
+                          "statistics": _statistics_scope(result)},
+        "causal": _causal(result),
+        "segments": _segments(result),
     }
+
+
+def _statistics_scope(result: Result) -> str:
+    """Over what the input normalisation and group-norm statistics were taken."""
+    if result.facts.causal_frames is not None:
+        return "window"
+    return "segment" if getattr(result, "segments", ()) else "recording"
+
+
+def _causal(result: Result) -> Optional[dict[str, Any]]:
+    facts = result.facts
+    if facts.causal_frames is None:
+        return None
+    context, step = facts.causal_frames
+    return {"context_seconds": facts.settings.causal_context_seconds,
+            "step_seconds": facts.settings.causal_step_seconds,
+            "context_frames": context, "step_frames": step,
+            "rule": "frames [a, a+step) come from one pass over frames [a-context, a+step) "
+                    "(input samples up to the end of frame a+step-1's receptive field); "
+                    "normalisation and group-norm statistics are each window's own"}
+
+
+def _segments(result: Result) -> Optional[list[dict[str, Any]]]:
+    """One entry per segment: where it lies in the recording (seconds as asked, samples at the
+    model rate) and in the output (0-based first frame, frame count)."""
+    placed = getattr(result, "segments", ())
+    if not placed:
+        return None
+    facts = getattr(result, "segment_facts", ())
+    rate = result.sample_rate
+    rows = []
+    for i, item in enumerate(placed):
+        norm = facts[i].normalisation if i < len(facts) else None
+        rows.append({
+            "index": item.index + 1,
+            "onset": item.segment.onset, "offset": item.segment.offset,
+            "label": item.segment.label, "condition": item.segment.condition,
+            "sample_start": item.sample_start, "sample_stop": item.sample_stop,
+            "onset_exact_s": item.sample_start / rate, "offset_exact_s": item.sample_stop / rate,
+            "frame_start": item.frame_start, "num_frames": item.num_frames,
+            "normalisation_mean": None if norm is None else norm[0],
+            "normalisation_std": None if norm is None else norm[1],
+        })
+    return rows
 
 
 def engine_fields(result: Result) -> dict[str, Any]:
@@ -164,13 +211,24 @@ def engine_fields(result: Result) -> dict[str, Any]:
 def mat_variables(result: Result) -> dict[str, Any]:
     """The MAT-file's variables other than ``embeddings``: ``time_axis`` ``[frames x 1]`` double
     (s), ``model_name`` (char), ``layers`` ``[1 x L]`` double, and the scalars ``sample_rate``
-    (Hz), ``frame_stride``, ``receptive_field``, ``frame_center_offset`` (s), each ``[1 x 1]``."""
-    return {
+    (Hz), ``frame_stride``, ``receptive_field``, ``frame_center_offset`` (s), each ``[1 x 1]``.
+    With segments also ``segment_frames`` ``[n x 2]`` double (1-based first and last frame of
+    each segment in ``embeddings``) and ``segment_times`` ``[n x 2]`` double (onset and offset
+    in s, on the model's sample grid)."""
+    variables = {
         "time_axis": result.time_axis.reshape(-1, 1),
         "model_name": result.model.name,
         "layers": np.asarray(result.layers, dtype=np.float64).reshape(1, -1),
         **{name: np.array([[float(value)]]) for name, value in _geometry(result).items()},
     }
+    placed = getattr(result, "segments", ())
+    if placed:
+        variables["segment_frames"] = np.array(
+            [[p.frame_start + 1, p.frame_start + p.num_frames] for p in placed], dtype=np.float64)
+        variables["segment_times"] = np.array(
+            [[p.sample_start, p.sample_stop] for p in placed], dtype=np.float64) / \
+            result.sample_rate
+    return variables
 
 
 def build_document(result: Result, *, outputs: Mapping[str, Any],

@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Optional
 
 from .defaults import (
+    DEFAULT_CAUSAL_CONTEXT_SECONDS,
+    DEFAULT_CAUSAL_STEP_SECONDS,
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONTEXT_SECONDS,
     DEFAULT_MODEL,
@@ -36,6 +38,7 @@ from .retime_options import (
     MAX_TR_SECONDS,
     METHODS,
 )
+from .segments import Segment, parse_segments
 
 MAT_VERSIONS = ("auto", "5", "7.3")
 # Bounds that catch typos and absurd values with one clear line: one-frame windows would run
@@ -47,6 +50,8 @@ MAX_THREADS = 1024
 # A request file is a flat object; deeper nesting is refused before it can exhaust the stack.
 MAX_REQUEST_BYTES = 16 * 2**20
 MAX_REQUEST_DEPTH = 8
+VERIFY_ALONE = ("verify checks the cuts of the default chunked run; it cannot be combined with "
+                "segments or causal (whose windows are each a plain forward pass)")
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,8 @@ class Option:
     kind, its default and its help text."""
 
     name: str
-    kind: str  # text | path | choice | seconds | count | flag | layers | paths | positive | offset
+    kind: str  # text | path | choice | seconds | count | flag | layers | paths | positive |
+    #            offset | segments
     default: Any
     help: str
     choices: tuple[str, ...] = ()
@@ -112,6 +118,21 @@ OPTIONS: tuple[Option, ...] = (
            choices=EDGE_MODES, nullable=True),
     Option("cnd", "path", None, HELP["cnd"] + " of the run, in input order (needs "
            "--target-rate or --tr)", nullable=True, metavar="FILE"),
+    Option("segments", "segments", None,
+           "TSV or CSV table with a header row naming the columns onset and offset (seconds "
+           "from the start of the recording) and optionally label and condition; each segment "
+           "is computed as its own recording (nothing crosses its edges) and its frames keep "
+           "their time in the recording (see 'segments' below)", nullable=True, metavar="FILE"),
+    Option("causal", "flag", False,
+           "causal features: each step of --causal-step seconds is computed from audio that "
+           "ends with the step's last frame, with --causal-context seconds of past audio "
+           "(costs about (context + step) / step times the default; see 'causal' below)"),
+    Option("causal_context", "seconds", DEFAULT_CAUSAL_CONTEXT_SECONDS,
+           "with --causal: seconds of past audio before each step (0 to 3600)",
+           nullable=True, metavar="SECONDS"),
+    Option("causal_step", "seconds", DEFAULT_CAUSAL_STEP_SECONDS,
+           "with --causal: seconds of frames kept per window, rounded to whole frames (at least "
+           "one frame, 0.02 s)", nullable=True, metavar="SECONDS"),
     Option("quiet", "flag", False, "no progress bars or progress messages (errors are still "
            "shown)"),
     Option("verbose", "flag", False, "print tracebacks of failures"),
@@ -131,6 +152,7 @@ class Request:
     ``chunk_seconds``: ``None`` for one window over the whole recording. ``target_rate`` (Hz)
     or ``tr`` (s), at most one: the resampled set to write as well (``None``: none);
     ``cnd``: absolute path of the CND file to write over all inputs, or ``None``.
+    ``segments``: ``None`` (the whole recording) or the segments in order of onset.
     """
 
     @property
@@ -159,6 +181,10 @@ class Request:
     method: str
     edge: str
     cnd: Optional[str]
+    segments: Optional[tuple[Segment, ...]]
+    causal: bool
+    causal_context: float
+    causal_step: float
     quiet: bool
     verbose: bool
     summary_json: Optional[str]
@@ -230,6 +256,9 @@ def check_option(name: str, value: Any) -> Any:
                 raise UsageError(f"chunk_seconds must lie in {MIN_CHUNK_SECONDS:g} to "
                                  f"{MAX_CHUNK_SECONDS:g} seconds, got {_what(value)}")
             return number
+        if name == "causal_step" and not 0.0 < number <= MAX_CONTEXT_SECONDS:
+            raise UsageError(f"causal_step must lie above 0 and at most "
+                             f"{MAX_CONTEXT_SECONDS:g} seconds, got {_what(value)}")
         if not 0.0 <= number <= MAX_CONTEXT_SECONDS:
             raise UsageError(f"{name} must lie in 0 to {MAX_CONTEXT_SECONDS:g} seconds, got "
                              f"{_what(value)}")
@@ -260,6 +289,8 @@ def check_option(name: str, value: Any) -> Any:
         return value
     if kind == "layers":
         return parse_layers(value)
+    if kind == "segments":
+        return parse_segments(value)
     raise AssertionError(f"option kind {kind}")  # pragma: no cover
 
 
@@ -288,6 +319,8 @@ def make_request(values: Mapping[str, Any], *, require_audio: bool = True) -> Re
     checked["output_dir"] = os.path.abspath(checked["output_dir"])
     validate_basename(checked["basename"])
     _check_resampling(values, checked)
+    if checked["verify"] and (checked["segments"] or checked["causal"]):
+        raise UsageError(VERIFY_ALONE)
     return Request(**checked)
 
 
@@ -308,7 +341,9 @@ def _check_resampling(values: Mapping[str, Any], checked: dict[str, Any]) -> Non
 
 def engine_settings(*, layers: Any = None, chunk_seconds: Any = DEFAULT_CHUNK_SECONDS,
                     context_seconds: Any = DEFAULT_CONTEXT_SECONDS,
-                    group_norm: Any = "recording", positional_context: bool = True):
+                    group_norm: Any = "recording", positional_context: bool = True,
+                    causal: Any = False, causal_context: Any = DEFAULT_CAUSAL_CONTEXT_SECONDS,
+                    causal_step: Any = DEFAULT_CAUSAL_STEP_SECONDS):
     """The engine's options checked by the same rules as a request's (``chunk_seconds=None``:
     one window)."""
     from .engine import EngineSettings
@@ -324,7 +359,10 @@ def engine_settings(*, layers: Any = None, chunk_seconds: Any = DEFAULT_CHUNK_SE
                        else check_option("chunk_seconds", chunk_seconds)),
         context_seconds=check_option("context_seconds", context_seconds),
         group_norm=check_option("group_norm", group_norm),
-        positional_context=positional_context)
+        positional_context=positional_context,
+        causal=check_option("causal", causal),
+        causal_context_seconds=check_option("causal_context", causal_context),
+        causal_step_seconds=check_option("causal_step", causal_step))
 
 
 def settings_of(request: Request):
@@ -333,7 +371,9 @@ def settings_of(request: Request):
 
     return EngineSettings(layers=request.layers, chunk_seconds=request.chunk_seconds,
                           context_seconds=request.context_seconds,
-                          group_norm=request.group_norm)
+                          group_norm=request.group_norm, causal=request.causal,
+                          causal_context_seconds=request.causal_context,
+                          causal_step_seconds=request.causal_step)
 
 
 def _depth(value: Any, limit: int) -> int:

@@ -284,6 +284,8 @@ def _process_job(job: _Job, request: Request, loaded, reporter: Reporter) -> Non
             else:
                 _mark_up_to_date(job, reporter)
             _resample(job, request, reporter)
+    except UsageError:
+        raise  # a segment outside this recording: the request is wrong, not the file
     except Exception as exc:
         job.retimed = None
         _report_failure(job, exc, reporter)
@@ -333,8 +335,14 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
         if request.verify:
             from .fidelity import run_verified as engine
         try:
-            result = engine(audio, loaded, settings_of(request), sink=store,
-                            progress=progress, sha256=job.audio_sha256)
+            if request.segments:
+                from .segmented import run_segments
+
+                result = run_segments(audio, loaded, settings_of(request), request.segments,
+                                      sink=store, progress=progress, sha256=job.audio_sha256)
+            else:
+                result = engine(audio, loaded, settings_of(request), sink=store,
+                                progress=progress, sha256=job.audio_sha256)
         finally:
             if bar is not None:
                 bar.close()

@@ -99,3 +99,32 @@ def plan_windows(num_samples: int, geometry: FrameGeometry, chunk_frames: int | 
         ))
     return windows
 
+
+
+def plan_causal_windows(num_samples: int, geometry: FrameGeometry, step_frames: int,
+                        context_frames: int) -> list[Window]:
+    """Causal windows: every frame is computed from audio that ends where the receptive field of
+    the last frame of its step ends.
+
+    Output frames ``[0, F)`` are split into steps ``[a, b)`` of ``step_frames``. Step ``[a, b)``
+    is computed as a plain forward pass over frames ``[max(0, a - context_frames), b)``, i.e. input
+    samples ``[start * stride, (b - 1) * stride + receptive_field)``, and only its frames
+    ``[a, b)`` are kept. With ``step_frames == 1`` each frame sees nothing after its own
+    receptive field; with larger steps a frame sees at most ``step_frames - 1`` frames of audio
+    after its own. Cost: about ``F / step_frames`` windows of ``context_frames + step_frames``
+    frames each, i.e. ``(context + step) / step`` times the frames of one pass (plus the
+    attention's growth with the window length). Pure function, like :func:`plan_windows`.
+    """
+    total = geometry.num_frames(num_samples)
+    if step_frames < 1 or context_frames < 0:
+        raise ValueError("step_frames must be >= 1 and context_frames >= 0")
+    windows = []
+    for keep_start in range(0, total, step_frames):
+        keep_stop = min(total, keep_start + step_frames)
+        start = max(0, keep_start - context_frames)
+        windows.append(Window(
+            keep_start=keep_start, keep_stop=keep_stop, frame_start=start, frame_stop=keep_stop,
+            sample_start=start * geometry.stride,
+            sample_stop=(keep_stop - 1) * geometry.stride + geometry.receptive_field,
+            input_start=start, input_stop=keep_stop))
+    return windows
