@@ -62,6 +62,15 @@ function result = extract(audioFiles, varargin)
     %     Edge            beyond the recording: 'edge' | 'zeros' ['edge']
     %     CND             CNSP/CND dataStim.mat to write, one trial per file in
     %                     input order; needs TargetRate or TR ['' = none]
+    %     Segments        trials/blocks computed each as its own recording:
+    %                     [n x 2] onsets and offsets (s), a table or struct
+    %                     array (onset, offset, label, condition), or a TSV/CSV
+    %                     file; frames keep their time in the recording [[]]
+    %     Causal          each frame from past audio only [false]
+    %     CausalContext   with Causal: s of past audio per window [8]
+    %     CausalStep      with Causal: s of frames kept per window [0.1]
+    %     Verify          compare the frames around one cut with a single
+    %                     pass; figures in metadata.fidelity [false]
     %     OnError         'error': the first failed file raises w2v:<code> with
     %                     the backend's message; 'continue': failed files come
     %                     back with status 'failed' and a warning ['error']

@@ -25,8 +25,9 @@ from synth import speech_like
 from w2vbackend import cli
 from writers_fixtures import file_digests, temp_files
 
-# Seconds the process may take to exit after the signal (cleanup included).
-PROMPT_EXIT_S = 5.0
+# Seconds the process may take to exit after the signal (cleanup included); generous because
+# the machine running the tests may be busy, and a hang would take the 30 s the hooks sleep.
+PROMPT_EXIT_S = 10.0
 READY_TIMEOUT_S = 120.0
 
 DRIVER = r'''

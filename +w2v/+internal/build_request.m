@@ -33,12 +33,15 @@ function value = request_value(name, value, here)
                 value = w2v.internal.absolute_path(value, here);
             end
         case {'ChunkSeconds', 'ContextSeconds', 'Threads', 'TargetRate', 'TR', 'GridStart', ...
-              'Tasks', 'GpusPerNode', 'CpusPerTask', 'MemGB', 'TimeMin', 'ArrayParallelism'}
+              'Tasks', 'GpusPerNode', 'CpusPerTask', 'MemGB', 'TimeMin', 'ArrayParallelism', ...
+              'CausalContext', 'CausalStep'}
             value = double(value);
         case 'Cluster'
             value = lower(value);
-        case {'Overwrite', 'Quiet'}
+        case {'Overwrite', 'Quiet', 'Causal', 'Verify'}
             value = logical(value);
+        case 'Segments'
+            value = segments_value(value, here);
         case {'DType', 'Method', 'Edge'}
             value = lower(value);
         case 'Layers'
@@ -55,5 +58,19 @@ function value = layers_value(layers)
         value = lower(strtrim(layers));
     else
         value = double(layers(:)');
+    end
+end
+
+function value = segments_value(segments, here)
+    % JSON the backend reads: a path, a list of [onset, offset] pairs, or a list
+    % of objects with onset, offset (and label, condition).
+    if w2v.internal.is_text(segments)
+        value = w2v.internal.absolute_path(char(segments), here);
+    elseif isnumeric(segments)
+        value = num2cell(double(segments), 2)';
+    elseif ~w2v.internal.is_octave() && istable(segments)
+        value = table2struct(segments);
+    else
+        value = segments;
     end
 end

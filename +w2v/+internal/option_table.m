@@ -33,6 +33,11 @@ function table = option_table()
              'Method', 'method', @(x) is_one_of(x, {'kaiser', 'lanczos'}), []
              'Edge', 'edge', @(x) is_one_of(x, {'edge', 'zeros'}), []
              'CND', 'cnd', @is_name, []
+             'Segments', 'segments', @valid_segments, []
+             'Causal', 'causal', @is_flag, []
+             'CausalContext', 'causal_context', @is_optional_seconds, []
+             'CausalStep', 'causal_step', @is_positive_number, []
+             'Verify', 'verify', @is_flag, []
              'OnError', '', @(x) is_one_of(x, {'error', 'continue'}), 'error'
              'LoadResults', '', @is_flag, true
              % SLURM submission: sent only together with Cluster (build_request).
@@ -93,9 +98,21 @@ function tf = valid_layers(x)
     end
 end
 
+function tf = valid_segments(x)
+    % [n x 2] onsets and offsets (s), a table or struct array with onset/offset
+    % (and label/condition), or the path of a TSV/CSV table.
+    tf = w2v.internal.is_text(x) || isstruct(x) || is_table(x) || ...
+         (isnumeric(x) && ismatrix(x) && size(x, 2) == 2 && all(isfinite(x(:))));
+end
+
 function tf = valid_mat_version(x)
     if isnumeric(x) && isscalar(x)
         x = num2str(x);
     end
     tf = w2v.internal.is_text(x) && any(strcmp(char(x), {'auto', '5', '7.3'}));
+end
+
+function tf = is_table(x)
+    % Octave has no table class.
+    tf = ~w2v.internal.is_octave() && istable(x);
 end

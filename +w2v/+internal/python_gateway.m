@@ -11,7 +11,8 @@ function varargout = python_gateway(action, varargin)
     %       "<venv python> -m w2vbackend.doctor --json" (struct).
     %   summary = w2v.internal.python_gateway('resample', request) does the same
     %       as 'extract' with "-m w2vbackend.retime" (resampling of runs on disk,
-    %       see w2v.resample).
+    %       see w2v.resample), and 'calibrate' with "-m w2vbackend.calibrate_cli"
+    %       (see w2v.calibrate).
     %   python = w2v.internal.python_gateway('interpreter') is the environment's
     %       interpreter (char); w2v:venvMissing when it does not exist.
     %   folder = w2v.internal.python_gateway('venv_dir') is where the environment
@@ -45,6 +46,8 @@ function varargout = python_gateway(action, varargin)
             varargout{1} = run_backend(varargin{1}, 'w2vbackend');
         case 'resample'
             varargout{1} = run_backend(varargin{1}, 'w2vbackend.retime');
+        case 'calibrate'
+            varargout{1} = run_backend(varargin{1}, 'w2vbackend.calibrate_cli');
         case 'doctor'
             varargout{1} = run_doctor();
         case 'interpreter'

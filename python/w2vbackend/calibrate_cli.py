@@ -96,6 +96,9 @@ def build_parser() -> _Parser:
                         help="base name of the report files (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of failures")
+    parser.add_argument("--summary-json", metavar="FILE",
+                        help="also write the outcome (exit code, error, the report's paths) to "
+                             "FILE as JSON (how MATLAB's w2v.calibrate reads it)")
     parser.add_argument("--request", metavar="FILE",
                         help="JSON object with these options (keys with '_': audio, model, "
                              "chunks [list], reference_seconds, ...); the command line's take "
@@ -170,7 +173,18 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status (see ``--help``)."""
+    from .cli import _prescan_summary_path, write_summary
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    outcome: dict = {"report": None, "error": None}
+    code = _main(argv, outcome)
+    summary = _prescan_summary_path(argv)
+    if summary:
+        write_summary(summary, {"ok": code == 0, "exit_code": code, **outcome})
+    return code
+
+
+def _main(argv: list, outcome: dict) -> int:
     verbose = "--verbose" in argv
     try:
         try:
@@ -179,15 +193,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             args = parse_arguments(argv)
         except SystemExit as exc:  # --help, --version
             return int(exc.code or 0)
-        return _run(args)
+        return _run(args, outcome)
     except UsageError as exc:
         print(f"usage: {PROG} AUDIO --model M [options]  (see --help)", file=sys.stderr)
         print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
+        outcome["error"] = {"code": exc.code, "message": printable(str(exc))}
         return 2
     except W2VError as exc:
         print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
+        outcome["error"] = {"code": exc.code, "message": printable(str(exc))}
         return 1
     except Exception as exc:
+        outcome["error"] = {"code": "backendFailed",
+                            "message": f"{type(exc).__name__}: {printable(str(exc))}"}
         print(f"{PROG}: error: internal error: {type(exc).__name__}: {printable(str(exc))}",
               file=sys.stderr)
         if verbose:
@@ -195,7 +213,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, outcome: dict) -> int:
     from .audio import load_audio
     from .calibrate import calibrate
     from .calibration_report import write_report
@@ -222,6 +240,7 @@ def _run(args: argparse.Namespace) -> int:
                     contexts=args.contexts, reference_seconds=args.reference_seconds,
                     start_seconds=args.start_seconds, target=args.target, progress=say)
     paths = write_report(cal, args.output_dir, args.basename)
+    outcome["report"] = {kind: (str(path) if path else None) for kind, path in paths.items()}
     rec = cal.recommended
     if rec is None:
         print(f"{PROG}: warning: no setting reaches the target {cal.target:g}", file=sys.stderr)
