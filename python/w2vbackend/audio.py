@@ -253,3 +253,21 @@ def _check_path(path: str | os.PathLike, allow_empty: bool = False) -> str:
     return abspath
 
 
+
+
+def load_audio_as_hashed(path: str | os.PathLike, target_sample_rate: int,
+                         sha256: str) -> tuple[Audio, str]:
+    """:func:`load_audio`, and the SHA-256 of the bytes actually decoded.
+
+    ``sha256`` is the file's hash taken earlier (when a batch started). The file is hashed again
+    right after decoding; if it changed meanwhile (replaced while earlier files ran), the new
+    content is decoded and its hash returned, so the outputs' fingerprint follows the audio
+    used. A file that keeps changing raises :class:`AudioError`."""
+    for _ in range(3):
+        audio = load_audio(path, target_sample_rate)
+        now = file_sha256(path)
+        if now == sha256:
+            return audio, now
+        sha256 = now
+    raise AudioError(f"{printable(os.fspath(path))}: the file changed while it was read; run "
+                     "again when it is complete")

@@ -118,7 +118,7 @@ _REQUEST_KINDS = {"audio": str, "model": str, "layers": (str, int, list), "chunk
 def _read_request(path: str) -> dict:
     """The options in a JSON request file (how MATLAB passes them: as data, never as a shell
     string); ``[]`` or null means "not given"."""
-    from .request import MAX_REQUEST_BYTES
+    from .request_file import MAX_REQUEST_BYTES
 
     shown = printable(path)
     try:

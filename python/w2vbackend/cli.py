@@ -182,7 +182,8 @@ def parse_request(argv: Sequence[str]):
 def parse_command(argv: Sequence[str]):
     """``(Request, ClusterOptions)`` from command-line arguments (and --request): what to
     compute, and how to run it (here, one shard of it, or as a SLURM job array)."""
-    from .request import make_request, read_request_file
+    from .request import make_request
+    from .request_file import read_request_file
 
     given = vars(build_parser().parse_args(argv))
     request_file = given.pop("request", None)

@@ -9,7 +9,6 @@ before the outputs are fingerprinted. Nothing downstream validates again.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -25,7 +24,7 @@ from .defaults import (
     DTYPE_NAMES,
     GROUP_NORM_MODES,
 )
-from .errors import UsageError, printable, shorten
+from .errors import UsageError, shorten
 from .layers import LayersSpec, parse_layers
 from .names import DEFAULT_BASENAME, validate_basename
 from .retime_options import (
@@ -47,9 +46,6 @@ MIN_CHUNK_SECONDS = 0.5
 MAX_CHUNK_SECONDS = 86_400.0
 MAX_CONTEXT_SECONDS = 3600.0
 MAX_THREADS = 1024
-# A request file is a flat object; deeper nesting is refused before it can exhaust the stack.
-MAX_REQUEST_BYTES = 16 * 2**20
-MAX_REQUEST_DEPTH = 8
 VERIFY_ALONE = ("verify checks the cuts of the default chunked run; it cannot be combined with "
                 "segments or causal (whose windows are each a plain forward pass)")
 
@@ -374,55 +370,3 @@ def settings_of(request: Request):
                           group_norm=request.group_norm, causal=request.causal,
                           causal_context_seconds=request.causal_context,
                           causal_step_seconds=request.causal_step)
-
-
-def _depth(value: Any, limit: int) -> int:
-    stack = [(value, 1)]
-    deepest = 0
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return deepest
-
-
-def read_request_file(path: str, extra_keys: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The option values in a JSON request file (an object whose keys are option names, or
-    ``extra_keys``: the options of how to run, see :mod:`w2vbackend.cluster_options`).
-
-    As MATLAB's ``jsonencode`` writes it: an empty array ``[]`` means "not given" for options
-    that have a default. Values are checked by :func:`make_request`, not here.
-    """
-    shown = printable(path)
-    try:
-        with open(path, "rb") as stream:
-            raw = stream.read(MAX_REQUEST_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{shown}: cannot read the request file ({exc.strerror or exc})") \
-            from None
-    if len(raw) > MAX_REQUEST_BYTES:
-        raise UsageError(f"{shown}: the request file is larger than "
-                         f"{MAX_REQUEST_BYTES // 2**20} MiB")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except RecursionError:
-        raise UsageError(f"{shown}: the request file is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{shown}: the request file is not valid JSON "
-                         f"({shorten(str(exc), 120)})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{shown}: the request file must hold a JSON object")
-    if _depth(data, MAX_REQUEST_DEPTH) > MAX_REQUEST_DEPTH:
-        raise UsageError(f"{shown}: the request file is nested too deeply")
-    unknown = sorted(set(data) - set(REQUEST_KEYS) - set(extra_keys))
-    if unknown:
-        raise UsageError(f"{shown}: unknown key(s) in the request file: "
-                         f"{', '.join(shorten(k, 40) for k in unknown)}; known: "
-                         f"{', '.join((*REQUEST_KEYS, *extra_keys))}")
-    return {key: (None if key in OPTION_BY_NAME and value == [] and OPTION_BY_NAME[key].nullable
-                  else value) for key, value in data.items()}

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import __version__
-from .errors import AudioError, UsageError, W2VError, printable
+from .errors import UsageError, W2VError, printable
 from .fingerprint import fingerprint_digest, fingerprint_inputs, is_up_to_date, read_metadata
 from .lock import OutputLock
 from .names import OutputPaths, derive_basenames
@@ -306,7 +306,7 @@ def _resample(job: _Job, request: Request, reporter: Reporter) -> None:
 
 
 def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) -> None:
-    from .audio import AudioWarning
+    from .audio import AudioWarning, load_audio_as_hashed
     from .engine import run_engine
 
     started = time.perf_counter()
@@ -315,7 +315,8 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
         with warnings.catch_warnings():
             # The same caveats are in Audio.warnings; they are reported once, below.
             warnings.simplefilter("ignore", AudioWarning)
-            audio = _decode_as_hashed(job, loaded.geometry.sample_rate)
+            audio, job.audio_sha256 = load_audio_as_hashed(
+                job.outcome.audio, loaded.geometry.sample_rate, job.audio_sha256)
         for message in audio.warnings:
             reporter.warning(message)
         if not job.estimated_seconds:
@@ -377,24 +378,6 @@ def _report_fidelity(audio: str, fidelity: dict, reporter: Reporter) -> None:
         reporter.info(line)
     else:
         reporter.warning(line)
-
-
-def _decode_as_hashed(job: _Job, sample_rate: int):
-    """Decode the job's audio so that ``job.audio_sha256`` is the hash of the bytes decoded.
-
-    The file was hashed when the batch started; it is hashed again right after decoding. If it
-    changed meanwhile (replaced while earlier files ran), the new content is decoded and the
-    hash (and so the fingerprint) follows it; a file that keeps changing is an AudioError."""
-    from .audio import file_sha256, load_audio
-
-    for _ in range(3):
-        audio = load_audio(job.outcome.audio, sample_rate)
-        now = file_sha256(job.outcome.audio)
-        if now == job.audio_sha256:
-            return audio
-        job.audio_sha256 = now
-    raise AudioError(f"{printable(job.outcome.audio)}: the file changed while it was read; "
-                     "run again when it is complete")
 
 
 def summary_document(outcomes: Sequence[FileOutcome], exit_code: int,
