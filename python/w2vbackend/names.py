@@ -28,9 +28,10 @@ _TEMP_TAIL = re.compile(r"\.tmp-[0-9]+-[0-9a-f]+")
 def validate_basename(name: object, *, what: str = "base name") -> str:
     """Return ``name`` if it is a safe base name for the output files, else raise UsageError.
 
-    Refused: empty names, path separators (``/`` and ``\\`` everywhere), ``..``, NUL and other
-    control characters, and names longer than ``MAX_BASENAME_BYTES`` bytes or not representable
-    on this file system.
+    Refused: empty names, path separators (``/`` and ``\\`` everywhere), ``..``, a leading
+    ``.`` (hidden outputs), NUL and other control or invisible characters (U+0085, the
+    right-to-left override U+202E, ...), and names longer than ``MAX_BASENAME_BYTES`` bytes or not
+    representable on this file system.
     """
     if not isinstance(name, str) or not name.strip():
         raise UsageError(f"{what} {shorten(repr(name))} is empty; give a file name without "
@@ -48,6 +49,11 @@ def _basename_problem(name: str) -> Optional[str]:
         return "contains '..'"
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         return "contains a control character (NUL, newline, ...)"
+    if not name.isprintable():
+        # U+0085 (next line), U+202E (right-to-left override: a spoofed display), ...
+        return "contains an invisible or control character (e.g. U+0085, U+202E)"
+    if name.startswith("."):
+        return "starts with '.' (the outputs would be hidden files, e.g. '..npy')"
     try:
         encoded = os.fsencode(name)
     except UnicodeError:
@@ -109,6 +115,10 @@ class OutputPaths:
     @property
     def mat_failed(self) -> Path:
         return self._path(SUFFIXES["mat_failed"])
+
+    def all_paths(self) -> list[Path]:
+        """Every file of this set: the outputs, ``B.mat.failed`` and the lock."""
+        return [getattr(self, kind) for kind in SUFFIXES] + [self.lock]
 
     @property
     def lock(self) -> Path:

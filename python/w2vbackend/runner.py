@@ -106,6 +106,7 @@ def run(request: Request, reporter: Optional[Reporter] = None,
         for job in jobs:
             job.paths = OutputPaths(folder, job.outcome.basename)
             probe_basename(folder, job.outcome.basename)
+        _refuse_overwriting_inputs(jobs)
     except UsageError:
         raise
     except W2VError as exc:
@@ -148,6 +149,18 @@ def _write_cnd(request: Request, jobs: Sequence[_Job], reporter: Reporter) -> No
     except OSError as exc:
         raise output_error(Path(request.cnd), "write", exc) from None
     reporter.info(f"wrote {request.cnd} (CND, MAT v{version}, {len(jobs)} trials)")
+
+
+def _refuse_overwriting_inputs(jobs: Sequence[_Job]) -> None:
+    """An input named like one of the outputs (``wav2vec2_embeddings.mat`` as the audio, in the
+    output folder) would be overwritten: a usage error before any work."""
+    outputs = {os.path.realpath(path): job for job in jobs for path in job.paths.all_paths()}
+    for job in jobs:
+        clash = outputs.get(os.path.realpath(job.outcome.audio))
+        if clash is not None:
+            raise UsageError(f"{printable(job.outcome.audio)} is also an output of this run "
+                             f"(base name {clash.outcome.basename!r}); choose another "
+                             "--basename or --output-dir")
 
 
 def _report_failure(job: _Job, exc: BaseException, reporter: Reporter) -> None:
