@@ -30,7 +30,7 @@ import numpy as np
 from .decode_check import describe_decode
 from .decoders import blocks_of, decode_file, mix_down, pcm_scaling
 from .errors import AudioError, AudioNotFoundError, UsageError, os_reason, printable
-from .resample import as_rate, check_source_rate, resample
+from .resample import as_rate, check_source_rate, resample, resampler_facts
 
 # Files are hashed in blocks of this many bytes.
 HASH_BLOCK_BYTES = 1 << 20
@@ -59,6 +59,8 @@ class Audio:
         ``decoder``, ``sample_exact`` (``True``: sample 0 is the source's sample 0; ``False``:
         late by a codec delay, see ``warning``; ``None``: not known, see ``reason``).
         ``None`` for arrays.
+    resampler: how the waveform was resampled (:func:`w2vbackend.resample.resampler_facts`);
+        ``None`` when the rates were equal.
     """
 
     waveform: np.ndarray
@@ -70,6 +72,7 @@ class Audio:
     reader: str
     warnings: tuple[str, ...] = ()
     decode: dict[str, Any] | None = None
+    resampler: dict[str, Any] | None = None
 
     @property
     def duration(self) -> float:
@@ -84,7 +87,7 @@ class Audio:
                          original_channels=int(self.original_channels),
                          original_num_samples=int(self.original_num_samples),
                          reader=str(self.reader), warnings=tuple(self.warnings), sha256=sha256,
-                         decode=self.decode)
+                         decode=self.decode, resampler=self.resampler)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class AudioInfo:
     warnings: tuple[str, ...] = ()
     sha256: str | None = None
     decode: dict[str, Any] | None = None
+    resampler: dict[str, Any] | None = None
 
     @property
     def duration(self) -> float:
@@ -155,6 +159,7 @@ def load_audio(path: str | os.PathLike, target_sample_rate: int) -> Audio:
         reader=reader,
         warnings=tuple(decoded.warnings),
         decode=decode,
+        resampler=resampler_facts(decoded.sample_rate, target),
     )
 
 
@@ -202,6 +207,7 @@ def audio_from_array(data: np.ndarray, sample_rate: int, target_sample_rate: int
         path=None,
         reader="array",
         warnings=(),
+        resampler=resampler_facts(rate, target),
     )
 
 

@@ -46,7 +46,7 @@ from .normalisation import (
     recording_normalisation,
     window_tensor,
 )
-from .resample import resample
+from .resample import resample, resampler_facts
 from .sink import ArraySink, Sink
 from .windows import frames_for_seconds, plan_windows
 
@@ -166,7 +166,8 @@ def _as_audio(audio, sample_rate: Optional[int], target_rate: int) -> Audio:
                      original_sample_rate=audio.original_sample_rate,
                      original_channels=audio.original_channels,
                      original_num_samples=audio.original_num_samples, path=audio.path,
-                     reader=audio.reader, warnings=audio.warnings, decode=audio.decode)
+                     reader=audio.reader, warnings=audio.warnings, decode=audio.decode,
+                     resampler=resampler_facts(int(audio.sample_rate), int(target_rate)))
     if sample_rate is None:
         raise UsageError("audio given as an array needs sample_rate (Hz)")
     return audio_from_array(np.asarray(audio), sample_rate, target_rate)

@@ -112,6 +112,7 @@ def _audio(result: Result) -> dict[str, Any]:
         "reader": audio.reader,
         "warnings": list(audio.warnings),
         "decode": audio.decode,
+        "resampler": audio.resampler,
     }
 
 
