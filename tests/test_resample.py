@@ -61,7 +61,7 @@ def test_tones_above_the_target_nyquist_stay_below_minus_80_db(freq):
     assert 20 * np.log10(np.sqrt(np.mean(steady**2)) / np.sqrt(0.5)) < -80
 
 
-@pytest.mark.parametrize(("orig", "target"), PAIRS + [(12345, 16000), (192000, 16000)])
+@pytest.mark.parametrize(("orig", "target"), [*PAIRS, (12345, 16000), (192000, 16000)])
 @pytest.mark.parametrize("block", [997, 1 << 20])
 def test_matrix_products_equal_the_direct_polyphase_filter(monkeypatch, orig, target, block):
     """The same samples as scipy's direct loop (upfirdn, float64) with the same filter, for blocks
