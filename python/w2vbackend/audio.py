@@ -31,6 +31,7 @@ from .decode_check import describe_decode
 from .decoders import blocks_of, decode_file, mix_down, pcm_scaling
 from .errors import AudioError, AudioNotFoundError, UsageError, os_reason, printable
 from .resample import as_rate, check_source_rate, resample, resampler_facts
+from .stages import stage
 
 # Files are hashed in blocks of this many bytes.
 HASH_BLOCK_BYTES = 1 << 20
@@ -122,13 +123,16 @@ class AudioInfo:
 # Public API
 
 
-def load_audio(path: str | os.PathLike, target_sample_rate: int) -> Audio:
+def load_audio(path: str | os.PathLike, target_sample_rate: int, *, warn: bool = True) -> Audio:
     """Read an audio file as a mono float32 waveform at ``target_sample_rate`` Hz.
 
     Args:
         path: file to read (any name: spaces, quotes, shell characters and non-ASCII are just
             characters here; nothing is passed to a shell).
         target_sample_rate: rate of the returned waveform in Hz (the model's rate).
+        warn: emit each caveat of ``Audio.warnings`` as an :class:`AudioWarning` (False: only
+            return them, e.g. from a background thread, where warning filters are not safe to
+            change).
 
     Returns:
         :class:`Audio` with ``waveform`` of shape ``(ceil(n * target / original),)`` float32,
@@ -143,14 +147,17 @@ def load_audio(path: str | os.PathLike, target_sample_rate: int) -> Audio:
     target = as_rate(target_sample_rate, "target_sample_rate")
     abspath = _check_path(path)
     name = printable(abspath)
-    decoded, reader = decode_file(abspath, name, target)
-    decode = describe_decode(abspath, name, reader, decoded.container, decoded.sample_rate)
+    with stage("decode"):
+        decoded, reader = decode_file(abspath, name, target)
+        decode = describe_decode(abspath, name, reader, decoded.container, decoded.sample_rate)
     if decode["warning"]:
         decoded.warnings.append(decode["warning"])
-    for message in decoded.warnings:
+    for message in decoded.warnings if warn else ():
         warnings.warn(message, AudioWarning, stacklevel=2)
+    with stage("resample"):
+        waveform = resample(decoded.mono, decoded.sample_rate, target)
     return Audio(
-        waveform=resample(decoded.mono, decoded.sample_rate, target),
+        waveform=waveform,
         sample_rate=target,
         original_sample_rate=decoded.sample_rate,
         original_channels=decoded.channels,

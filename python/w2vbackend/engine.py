@@ -48,6 +48,7 @@ from .normalisation import (
 )
 from .resample import resample, resampler_facts
 from .sink import ArraySink, Sink
+from .stages import stage
 from .windows import frames_for_seconds, plan_windows
 
 
@@ -245,30 +246,35 @@ def run_engine(recording: Audio, loaded: LoadedModel, settings: EngineSettings, 
                            positional_frames=reach)
     num_frames = geometry.num_frames(num_samples)
 
-    norm = recording_normalisation(waveform) if loaded.do_normalize else None
     has_group_norm = first_group_norm(loaded.model) is not None
     patch: contextlib.AbstractContextManager = contextlib.nullcontext()
-    if has_group_norm and settings.group_norm == "recording" and len(windows) > 1:
-        channel_mean, channel_var = group_norm_statistics(loaded, waveform, norm)
-        patch = fixed_group_norm(loaded.model, channel_mean, channel_var)
+    with stage("normalisation"):
+        norm = recording_normalisation(waveform) if loaded.do_normalize else None
+        if has_group_norm and settings.group_norm == "recording" and len(windows) > 1:
+            channel_mean, channel_var = group_norm_statistics(loaded, waveform, norm)
+            patch = fixed_group_norm(loaded.model, channel_mean, channel_var)
 
     sink = sink if sink is not None else ArraySink()
     shape = ((num_frames, loaded.hidden_size) if len(layer_indices) == 1
              else (len(layer_indices), num_frames, loaded.hidden_size))
-    sink.begin(shape)
+    with stage("write_npy"):
+        sink.begin(shape)
     with patch, torch.inference_mode():
         for window in windows:
-            x = window_tensor(waveform, window.sample_start, window.sample_stop, norm,
-                              loaded.device, loaded.dtype)
-            crop = (None if (window.input_start, window.input_stop)
-                    == (window.frame_start, window.frame_stop) else window.crop)
-            states = hidden_states(loaded.model, x, layer_indices, crop=crop)
-            lo, hi = window.offset, window.offset + window.keep_stop - window.keep_start
-            for position, state in enumerate(states):
+            with stage("model"):
+                x = window_tensor(waveform, window.sample_start, window.sample_stop, norm,
+                                  loaded.device, loaded.dtype)
+                crop = (None if (window.input_start, window.input_stop)
+                        == (window.frame_start, window.frame_stop) else window.crop)
+                states = hidden_states(loaded.model, x, layer_indices, crop=crop)
+                lo, hi = window.offset, window.offset + window.keep_stop - window.keep_start
+                blocks = [state[lo:hi].float().cpu().numpy() for state in states]
+            for position, (state, block) in enumerate(zip(states, blocks)):
                 if state.shape[0] != window.frame_stop - window.frame_start:
                     raise RuntimeError(f"window gave {state.shape[0]} frames, expected "
                                        f"{window.frame_stop - window.frame_start}")
-                sink.write(position, window.keep_start, state[lo:hi].float().cpu().numpy())
+                with stage("write_npy"):
+                    sink.write(position, window.keep_start, block)
             if progress is not None:
                 done = (num_samples if window.keep_stop == num_frames
                         else window.keep_stop * geometry.stride)

@@ -96,11 +96,20 @@ def resampler_facts(orig_sr: int, target_sr: int) -> dict[str, Any] | None:
 def _one_blas_thread():
     """Limit numpy's BLAS to one thread (threadpoolctl, when installed) for one resampling: the
     products are small, and a second thread only competes with the model for the cores."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional; the result is the same, only slower
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover - optional; the result is the same, only slower
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """The process's thread pools, found once (finding them takes about 10 ms)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover
+        return None
+    return ThreadpoolController()
 
 
 

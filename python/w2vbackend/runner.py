@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 import traceback
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +26,18 @@ from .names import OutputPaths, derive_basenames
 from .npystore import NpyStore
 from .outdir import prepare_output_dir, probe_basename
 from .outputs import write_outputs
+from .prefetch import Prefetcher
 from .progress import Reporter
 from .request import Request, settings_of
+from .stages import StageTimes, recording, stage
 from .transaction import OutputTransaction
 
 STATUS_WRITTEN = "written"
 STATUS_UP_TO_DATE = "up_to_date"
 STATUS_FAILED = "failed"
+# Decode and resample the next input in a background thread while the model computes the
+# current one (w2vbackend.prefetch); False runs every step in turn.
+PREFETCH = True
 
 
 @dataclass
@@ -67,6 +71,8 @@ class _Job:
     digest: str = ""
     audio_sha256: str = ""
     estimated_seconds: float = 0.0
+    inputs: dict[str, Any] = field(default_factory=dict)
+    times: StageTimes = field(default_factory=StageTimes)
 
 
 def _estimate_seconds(path: str) -> float:
@@ -113,10 +119,14 @@ def run(request: Request, reporter: Optional[Reporter] = None,
             for job in pending:
                 job.estimated_seconds = _estimate_seconds(job.outcome.audio)
             reporter.start_overall(sum(j.estimated_seconds for j in pending), len(pending))
+            prefetch = Prefetcher(pending, lambda job: _read_audio(job, loaded),
+                                  enabled=PREFETCH)
             try:
                 for job in pending:
-                    _process_job(job, request, loaded, reporter)
+                    _process_job(job, request, loaded, reporter, prefetch)
+                    prefetch.skip(job)  # not taken (up to date, or failed before reading)
             finally:
+                prefetch.close()
                 reporter.close()
     return [job.outcome for job in jobs]
 
@@ -146,8 +156,11 @@ def _check_job(job: _Job, request: Request, reporter: Reporter) -> bool:
     from .audio import file_sha256
 
     try:
-        job.audio_sha256 = file_sha256(job.outcome.audio)
-        job.digest = fingerprint_digest(fingerprint_inputs(request, job.audio_sha256))
+        with recording(job.times):
+            with stage("hash"):
+                job.audio_sha256 = file_sha256(job.outcome.audio)
+            with stage("fingerprint"):
+                job.digest = fingerprint_digest(fingerprint_inputs(request, job.audio_sha256))
         if not request.overwrite and is_up_to_date(job.paths, job.digest):
             _mark_up_to_date(job, reporter)
             return False
@@ -187,8 +200,9 @@ def _load(request: Request, pending: Sequence[_Job], reporter: Reporter):
         hf_logging.disable_progress_bar()
     try:
         set_threads(request.threads)
-        loaded = load_model(request.model, revision=request.revision, device=request.device,
-                            dtype=request.dtype)
+        with stage("load_model"):
+            loaded = load_model(request.model, revision=request.revision,
+                                device=request.device, dtype=request.dtype)
     except UsageError:
         raise
     except Exception as exc:
@@ -204,33 +218,43 @@ def _load(request: Request, pending: Sequence[_Job], reporter: Reporter):
     return loaded
 
 
-def _process_job(job: _Job, request: Request, loaded, reporter: Reporter) -> None:
+def _read_audio(job: _Job, loaded):
+    """The job's waveform at the model's rate (run ahead by the prefetcher). Its caveats are in
+    ``Audio.warnings`` and reported by the caller, once, in the main thread."""
+    from .audio import load_audio
+
+    with recording(job.times):
+        return load_audio(job.outcome.audio, loaded.geometry.sample_rate, warn=False)
+
+
+def _process_job(job: _Job, request: Request, loaded, reporter: Reporter,
+                 prefetch: Prefetcher) -> None:
     try:
         with OutputLock(job.paths.lock):
             # The fingerprint as it is now: with the model loaded, its cache entry and layer
             # count are known. Another run may have finished these outputs meanwhile.
-            job.digest = fingerprint_digest(fingerprint_inputs(
-                request, job.audio_sha256, loaded.num_hidden_layers))
+            with recording(job.times), stage("fingerprint"):
+                job.inputs = fingerprint_inputs(request, job.audio_sha256,
+                                                loaded.num_hidden_layers)
+                job.digest = fingerprint_digest(job.inputs)
             if not request.overwrite and is_up_to_date(job.paths, job.digest):
                 _mark_up_to_date(job, reporter)
                 reporter.advance_overall(job.estimated_seconds)
                 return
-            _compute_and_write(job, request, loaded, reporter)
+            with recording(job.times):
+                _compute_and_write(job, request, loaded, reporter, prefetch)
     except Exception as exc:
         _report_failure(job, exc, reporter)
 
 
-def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) -> None:
-    from .audio import AudioWarning, load_audio
+def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter,
+                       prefetch: Prefetcher) -> None:
     from .engine import run_engine
 
     started = time.perf_counter()
     outcome, paths = job.outcome, job.paths
     with OutputTransaction(paths) as tx:
-        with warnings.catch_warnings():
-            # The same caveats are in Audio.warnings; they are reported once, below.
-            warnings.simplefilter("ignore", AudioWarning)
-            audio = load_audio(outcome.audio, loaded.geometry.sample_rate)
+        audio = prefetch.take(job)
         for message in audio.warnings:
             reporter.warning(message)
         if not job.estimated_seconds:
@@ -253,12 +277,10 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
             if bar is not None:
                 bar.close()
         del audio  # the whole waveform is not needed while the files are written
-        inputs = fingerprint_inputs(request, job.audio_sha256, loaded.num_hidden_layers)
         written = write_outputs(tx, store, result, mat_version=request.mat_version,
-                                fingerprint={"sha256": fingerprint_digest(inputs),
-                                             "inputs": inputs},
+                                fingerprint={"sha256": job.digest, "inputs": job.inputs},
                                 threads=request.threads,
-                                wall_time=time.perf_counter() - started)
+                                wall_time=time.perf_counter() - started, timing=job.times)
     outcome.status = STATUS_WRITTEN
     outcome.mat_version = written.mat_version
     outcome.outputs = {"npy": str(written.npy), "json": str(written.json),
