@@ -59,6 +59,9 @@ class Settings:
     truncated_layer: int = 12
     memory_durations: tuple[float, ...] = (600.0, 7200.0)
     memory_layers: tuple[str, ...] = ("last", "all")
+    stages_long_seconds: float = 3600.0   # part 9: one long 44.1 kHz stereo file
+    stages_short_files: int = 200         # part 9: many short files of stages_short_seconds
+    stages_short_seconds: float = 2.0
     subprocess_cli: bool = True
     device: str = "cpu"
     threads: int | None = None            # torch CPU threads (None: torch's default)
@@ -77,6 +80,7 @@ class Bench:
     models: dict = field(default_factory=dict)
     flop_counters: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)
+    stage_dtype: str = "float32"          # dtype of the stage breakdown (part 9)
 
     @property
     def device(self):
@@ -627,16 +631,39 @@ def gpu(bench: Bench) -> dict[str, Any]:
     if not torch.cuda.is_available():
         reason = ("torch was built without CUDA" if torch.version.cuda is None
                   else "no CUDA device is visible")
-        return {"skipped": f"no CUDA GPU here ({reason}; torch {torch.__version__})"}
+        if bench.settings.shape != "tiny":
+            return {"skipped": f"no CUDA GPU here ({reason}; torch {torch.__version__})"}
+        # --quick: the same code on the CPU, so that the GPU part is exercised everywhere.
+        return {"device": f"cpu (--quick smoke run: {reason})",
+                "stages": _stages_on(bench.on_device("cpu"), "bfloat16"),
+                "matmul": {d: matmul_throughput(d, bench.device, bench.settings.matmul_sizes,
+                                                bench.settings.matmul_seconds)
+                           for d in ("float32", "bfloat16")}}
     sub = bench.on_device("cuda")
     sub.settings = replace(sub.settings, subprocess_cli=False)
     result = {"device": torch.cuda.get_device_name(0),
+              "stages": _stages_on(sub, "bfloat16"),
               "overhead": overhead(sub), "layers": layers(sub), "precision": precision(sub),
               "matmul": {d: matmul_throughput(d, sub.device, sub.settings.matmul_sizes,
                                               sub.settings.matmul_seconds)
                          for d in ("float32", "bfloat16", "float16")},
               "batching": "windows run one at a time (the engine does not batch windows)"}
     return result
+
+
+def _stages_on(sub: Bench, dtype: str) -> dict[str, Any]:
+    """Part 9 on ``sub``'s device in ``dtype``, with the model's share of the matmul peak."""
+    import bench_stages
+
+    sub.stage_dtype = dtype
+    return bench_stages.stage_breakdown(sub)
+
+
+def stages(bench: Bench) -> dict[str, Any]:
+    """Part 9: stage breakdown of the long recording and the short files (bench_stages.py)."""
+    import bench_stages
+
+    return bench_stages.stage_breakdown(bench)
 
 
 PARTS = {
@@ -647,5 +674,6 @@ PARTS = {
     "precision": precision,
     "throughput": throughput,
     "memory": memory,
+    "stages": stages,
     "gpu": gpu,
 }

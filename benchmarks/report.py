@@ -94,6 +94,13 @@ def summary_table(results: dict[str, Any]) -> list[str]:
             rows.append(f"| {r['dtype']} / float32 time (worst cosine "
                         f"{_cos(r['worst_cosine_vs_float32'])}) "
                         f"| {_x(r['time_over_float32'])} | | |")
+    stg = parts.get("stages", {})
+    for key, what in (("long", "one long file"), ("short", "short files")):
+        if key in stg.get("targets", {}):
+            t, w = stg["targets"][key], stg[key]
+            rows.append(f"| `w2v-extract` end to end / bare model, {what} "
+                        f"({w['files']} x {w['audio_s'] / w['files']:g} s, 44.1 kHz stereo) "
+                        f"| {_x(t['value'], 3)} | <= {t['limit']:.2f}x | {_verdict(t)} |")
     nai = parts.get("naive", {})
     if "long_recording" in nai:
         lr = nai["long_recording"]
@@ -233,11 +240,18 @@ def _memory(p: dict) -> list[str]:
     return ["### 7. Memory", "", bench_memory.markdown_table(p)]
 
 
+def _stages(p: dict) -> list[str]:
+    import bench_stages
+
+    return bench_stages.markdown(p)
+
+
 def _gpu(p: dict) -> list[str]:
     lines = [f"### 8. GPU ({p['device']})", ""]
     for key, render in (("overhead", _overhead), ("layers", _layers),
-                        ("precision", _precision)):
-        lines += [*render(p[key]), ""]
+                        ("precision", _precision), ("stages", _stages)):
+        if key in p:
+            lines += [*render(p[key]), ""]
     lines.append("matmul: " + ", ".join(f"{d} {m['best_gflops']:.0f} GFLOP/s"
                                         for d, m in p["matmul"].items()))
     return lines
@@ -246,11 +260,11 @@ def _gpu(p: dict) -> list[str]:
 _TITLES = {"overhead": "1. Pipeline overhead", "naive": "2. Naive method",
            "context": "3. Context trade-off", "layers": "4. Layer truncation",
            "precision": "5. Precision", "throughput": "6. Throughput", "memory": "7. Memory",
-           "gpu": "8. GPU"}
+           "gpu": "8. GPU", "stages": "9. Stage breakdown"}
 
 _RENDER = {"overhead": _overhead, "naive": _naive, "context": _context, "layers": _layers,
            "precision": _precision, "throughput": _throughput, "memory": _memory,
-           "gpu": _gpu}
+           "stages": _stages, "gpu": _gpu}
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -34,7 +34,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 ALL_PARTS = ("overhead", "naive", "context", "layers", "precision", "throughput", "memory",
-             "gpu")
+             "stages", "gpu")
 DEFAULT_OUTPUT = HERE / "results"
 
 # --quick: every part on a miniature XLSR-like model and a few seconds of audio.
@@ -44,7 +44,7 @@ QUICK = {
     "naive_chunk_seconds": 1.0, "repeats": 1, "shape": "tiny", "base_shape": "tiny-base",
     "truncated_layer": 2, "memory_durations": (2.0, 4.0), "memory_layers": ("last",),
     "subprocess_cli": False, "matmul_sizes": (256, 512), "matmul_seconds": 0.05,
-    "quiet_wait_s": 0.0,
+    "quiet_wait_s": 0.0, "stages_long_seconds": 6.0, "stages_short_files": 10,
 }
 
 
@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="interleaved repetitions of every timed variant (medians reported)")
     p.add_argument("--memory-durations", type=_floats, default=(600.0, 7200.0),
                    help="recording lengths of the memory part (s)")
+    p.add_argument("--stages-long-seconds", type=float, default=3600.0,
+                   help="length of the long 44.1 kHz stereo file of the stage breakdown (s)")
+    p.add_argument("--stages-short-files", type=int, default=200,
+                   help="number of short files of the stage breakdown")
+    p.add_argument("--stages-short-seconds", type=float, default=2.0,
+                   help="length of each short file of the stage breakdown (s)")
+    p.add_argument("--quiet-wait-s", type=float, default=30.0,
+                   help="longest wait for a quiet machine before each measurement (s)")
     p.add_argument("--device", default="cpu", help="device of parts 1-6 (part 8 uses CUDA)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's choice)")
@@ -119,7 +127,9 @@ def settings_from(args: argparse.Namespace):
         chunks=args.chunks, contexts=args.contexts, chunk_seconds=args.chunk_seconds,
         context_seconds=args.context_seconds, repeats=args.repeats,
         memory_durations=args.memory_durations, device=args.device, threads=args.threads,
-        subprocess_cli=not args.no_subprocess,
+        subprocess_cli=not args.no_subprocess, stages_long_seconds=args.stages_long_seconds,
+        stages_short_files=args.stages_short_files,
+        stages_short_seconds=args.stages_short_seconds, quiet_wait_s=args.quiet_wait_s,
         positional_context=not args.no_positional_context,
         work_dir=args.output_dir / "work", checkpoint_dir=args.output_dir / "checkpoints")
     if args.quick:

@@ -30,7 +30,8 @@ import numpy as np
 from .decode_check import describe_decode
 from .decoders import blocks_of, decode_file, mix_down, pcm_scaling
 from .errors import AudioError, AudioNotFoundError, UsageError, os_reason, printable
-from .resample import as_rate, check_source_rate, resample
+from .resample import as_rate, check_source_rate, resample, resampler_facts
+from .stages import stage
 
 # Files are hashed in blocks of this many bytes.
 HASH_BLOCK_BYTES = 1 << 20
@@ -59,6 +60,8 @@ class Audio:
         ``decoder``, ``sample_exact`` (``True``: sample 0 is the source's sample 0; ``False``:
         late by a codec delay, see ``warning``; ``None``: not known, see ``reason``).
         ``None`` for arrays.
+    resampler: how the waveform was resampled (:func:`w2vbackend.resample.resampler_facts`);
+        ``None`` when the rates were equal.
     """
 
     waveform: np.ndarray
@@ -70,6 +73,7 @@ class Audio:
     reader: str
     warnings: tuple[str, ...] = ()
     decode: dict[str, Any] | None = None
+    resampler: dict[str, Any] | None = None
 
     @property
     def duration(self) -> float:
@@ -84,7 +88,7 @@ class Audio:
                          original_channels=int(self.original_channels),
                          original_num_samples=int(self.original_num_samples),
                          reader=str(self.reader), warnings=tuple(self.warnings), sha256=sha256,
-                         decode=self.decode)
+                         decode=self.decode, resampler=self.resampler)
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ class AudioInfo:
     warnings: tuple[str, ...] = ()
     sha256: str | None = None
     decode: dict[str, Any] | None = None
+    resampler: dict[str, Any] | None = None
 
     @property
     def duration(self) -> float:
@@ -118,13 +123,16 @@ class AudioInfo:
 # Public API
 
 
-def load_audio(path: str | os.PathLike, target_sample_rate: int) -> Audio:
+def load_audio(path: str | os.PathLike, target_sample_rate: int, *, warn: bool = True) -> Audio:
     """Read an audio file as a mono float32 waveform at ``target_sample_rate`` Hz.
 
     Args:
         path: file to read (any name: spaces, quotes, shell characters and non-ASCII are just
             characters here; nothing is passed to a shell).
         target_sample_rate: rate of the returned waveform in Hz (the model's rate).
+        warn: emit each caveat of ``Audio.warnings`` as an :class:`AudioWarning` (False: only
+            return them, e.g. from a background thread, where warning filters are not safe to
+            change).
 
     Returns:
         :class:`Audio` with ``waveform`` of shape ``(ceil(n * target / original),)`` float32,
@@ -139,14 +147,17 @@ def load_audio(path: str | os.PathLike, target_sample_rate: int) -> Audio:
     target = as_rate(target_sample_rate, "target_sample_rate")
     abspath = _check_path(path)
     name = printable(abspath)
-    decoded, reader = decode_file(abspath, name, target)
-    decode = describe_decode(abspath, name, reader, decoded.container, decoded.sample_rate)
+    with stage("decode"):
+        decoded, reader = decode_file(abspath, name, target)
+        decode = describe_decode(abspath, name, reader, decoded.container, decoded.sample_rate)
     if decode["warning"]:
         decoded.warnings.append(decode["warning"])
-    for message in decoded.warnings:
+    for message in decoded.warnings if warn else ():
         warnings.warn(message, AudioWarning, stacklevel=2)
+    with stage("resample"):
+        waveform = resample(decoded.mono, decoded.sample_rate, target)
     return Audio(
-        waveform=resample(decoded.mono, decoded.sample_rate, target),
+        waveform=waveform,
         sample_rate=target,
         original_sample_rate=decoded.sample_rate,
         original_channels=decoded.channels,
@@ -155,6 +166,7 @@ def load_audio(path: str | os.PathLike, target_sample_rate: int) -> Audio:
         reader=reader,
         warnings=tuple(decoded.warnings),
         decode=decode,
+        resampler=resampler_facts(decoded.sample_rate, target),
     )
 
 
@@ -202,6 +214,7 @@ def audio_from_array(data: np.ndarray, sample_rate: int, target_sample_rate: int
         path=None,
         reader="array",
         warnings=(),
+        resampler=resampler_facts(rate, target),
     )
 
 
@@ -256,7 +269,7 @@ def _check_path(path: str | os.PathLike, allow_empty: bool = False) -> str:
 
 
 def load_audio_as_hashed(path: str | os.PathLike, target_sample_rate: int,
-                         sha256: str) -> tuple[Audio, str]:
+                         sha256: str, *, warn: bool = True) -> tuple[Audio, str]:
     """:func:`load_audio`, and the SHA-256 of the bytes actually decoded.
 
     ``sha256`` is the file's hash taken earlier (when a batch started). The file is hashed again
@@ -264,7 +277,7 @@ def load_audio_as_hashed(path: str | os.PathLike, target_sample_rate: int,
     content is decoded and its hash returned, so the outputs' fingerprint follows the audio
     used. A file that keeps changing raises :class:`AudioError`."""
     for _ in range(3):
-        audio = load_audio(path, target_sample_rate)
+        audio = load_audio(path, target_sample_rate, warn=warn)
         now = file_sha256(path)
         if now == sha256:
             return audio, now

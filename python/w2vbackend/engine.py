@@ -52,8 +52,9 @@ from .normalisation import (
     recording_normalisation,
     window_tensor,
 )
-from .resample import resample
+from .resample import resample, resampler_facts
 from .sink import ArraySink, Sink
+from .stages import stage
 from .windows import frames_for_seconds, plan_causal_windows, plan_windows
 
 
@@ -183,7 +184,8 @@ def _as_audio(audio, sample_rate: Optional[int], target_rate: int) -> Audio:
                      original_sample_rate=audio.original_sample_rate,
                      original_channels=audio.original_channels,
                      original_num_samples=audio.original_num_samples, path=audio.path,
-                     reader=audio.reader, warnings=audio.warnings, decode=audio.decode)
+                     reader=audio.reader, warnings=audio.warnings, decode=audio.decode,
+                     resampler=resampler_facts(int(audio.sample_rate), int(target_rate)))
     if sample_rate is None:
         raise UsageError("audio given as an array needs sample_rate (Hz)")
     return audio_from_array(np.asarray(audio), sample_rate, target_rate)
@@ -298,35 +300,40 @@ def run_engine(recording: Audio, loaded: LoadedModel, settings: EngineSettings, 
                                positional_frames=reach)
     num_frames = geometry.num_frames(num_samples)
 
-    # Causal windows are plain passes: statistics over the whole recording would see the future.
-    norm = (recording_normalisation(waveform) if loaded.do_normalize and not settings.causal
-            else None)
     has_group_norm = first_group_norm(loaded.model) is not None
     patch: contextlib.AbstractContextManager = contextlib.nullcontext()
-    if (has_group_norm and settings.group_norm == "recording" and len(windows) > 1
-            and not settings.causal):
-        channel_mean, channel_var = group_norm_statistics(loaded, waveform, norm)
-        patch = fixed_group_norm(loaded.model, channel_mean, channel_var)
+    with stage("normalisation"):
+        # Causal windows are plain passes: whole-recording statistics would see the future.
+        norm = (recording_normalisation(waveform) if loaded.do_normalize and not settings.causal
+                else None)
+        if (has_group_norm and settings.group_norm == "recording" and len(windows) > 1
+                and not settings.causal):
+            channel_mean, channel_var = group_norm_statistics(loaded, waveform, norm)
+            patch = fixed_group_norm(loaded.model, channel_mean, channel_var)
 
     sink = sink if sink is not None else ArraySink()
     shape = ((num_frames, loaded.hidden_size) if len(layer_indices) == 1
              else (len(layer_indices), num_frames, loaded.hidden_size))
-    sink.begin(shape)
+    with stage("write_npy"):
+        sink.begin(shape)
     with patch, torch.inference_mode():
         for window in windows:
-            own = (recording_normalisation(waveform[window.sample_start:window.sample_stop])
-                   if settings.causal and loaded.do_normalize else norm)
-            x = window_tensor(waveform, window.sample_start, window.sample_stop, own,
-                              loaded.device, loaded.dtype)
-            crop = (None if (window.input_start, window.input_stop)
-                    == (window.frame_start, window.frame_stop) else window.crop)
-            states = hidden_states(loaded.model, x, layer_indices, crop=crop)
-            lo, hi = window.offset, window.offset + window.keep_stop - window.keep_start
-            for position, state in enumerate(states):
+            with stage("model"):
+                own = (recording_normalisation(waveform[window.sample_start:window.sample_stop])
+                       if settings.causal and loaded.do_normalize else norm)
+                x = window_tensor(waveform, window.sample_start, window.sample_stop, own,
+                                  loaded.device, loaded.dtype)
+                crop = (None if (window.input_start, window.input_stop)
+                        == (window.frame_start, window.frame_stop) else window.crop)
+                states = hidden_states(loaded.model, x, layer_indices, crop=crop)
+                lo, hi = window.offset, window.offset + window.keep_stop - window.keep_start
+                blocks = [state[lo:hi].float().cpu().numpy() for state in states]
+            for position, (state, block) in enumerate(zip(states, blocks)):
                 if state.shape[0] != window.frame_stop - window.frame_start:
                     raise RuntimeError(f"window gave {state.shape[0]} frames, expected "
                                        f"{window.frame_stop - window.frame_start}")
-                sink.write(position, window.keep_start, state[lo:hi].float().cpu().numpy())
+                with stage("write_npy"):
+                    sink.write(position, window.keep_start, block)
             if progress is not None:
                 done = (num_samples if window.keep_stop == num_frames
                         else window.keep_stop * geometry.stride)

@@ -5,6 +5,7 @@ engine's :class:`~w2vbackend.engine.Result`, the request and the outputs written
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 import os
 from collections.abc import Mapping
@@ -38,8 +39,8 @@ def sparse_time_axis(time_axis: np.ndarray, step: int = TIME_AXIS_STEP
     return indices, [float(time_axis[i]) for i in indices]
 
 
-def package_versions() -> dict[str, Optional[str]]:
-    """Versions of the packages that produce or shape the numbers."""
+@functools.lru_cache(maxsize=1)
+def _package_versions() -> tuple[tuple[str, Optional[str]], ...]:
     import importlib.metadata as md
     import platform
 
@@ -50,7 +51,13 @@ def package_versions() -> dict[str, Optional[str]]:
             versions[name] = md.version(name)
         except md.PackageNotFoundError:
             versions[name] = None
-    return versions
+    return tuple(versions.items())
+
+
+def package_versions() -> dict[str, Optional[str]]:
+    """Versions of the packages that produce or shape the numbers (looked up once per process:
+    the installed packages do not change under a running process)."""
+    return dict(_package_versions())
 
 
 def jsonable(value: Any) -> Any:
@@ -112,6 +119,7 @@ def _audio(result: Result) -> dict[str, Any]:
         "reader": audio.reader,
         "warnings": list(audio.warnings),
         "decode": audio.decode,
+        "resampler": audio.resampler,
     }
 
 
@@ -233,12 +241,13 @@ def mat_variables(result: Result) -> dict[str, Any]:
 
 def build_document(result: Result, *, outputs: Mapping[str, Any],
                    fingerprint: Mapping[str, Any], threads: Optional[int] = None,
-                   wall_time: Optional[float] = None) -> dict[str, Any]:
+                   wall_time: Optional[float] = None,
+                   timing: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
     """The ``B.json`` document (field list in the README). ``outputs``: folder, basename, the
     final path of each file (None when not written), ``mat_version``, ``mat_failed_reason``,
     ``bytes`` (size of each file at write time), ``sha256`` (of the ``npy`` and ``mat`` files)
     and ``npy_header`` (see :func:`w2vbackend.integrity.output_facts`); ``fingerprint``:
-    ``{"sha256", "inputs"}``."""
+    ``{"sha256", "inputs"}``; ``timing``: seconds per stage (:mod:`w2vbackend.stages`), or None."""
     model = result.model
     indices, times = sparse_time_axis(result.time_axis)
     return jsonable({
@@ -260,6 +269,7 @@ def build_document(result: Result, *, outputs: Mapping[str, Any],
         "package_versions": package_versions(),
         "wall_time_s": wall_time,
         "engine_wall_time_s": result.facts.wall_time,
+        "timing": dict(timing) if timing is not None else None,
         "num_frames": result.num_frames,
         "hidden_size": result.hidden_size,
         "layers": list(result.layers),

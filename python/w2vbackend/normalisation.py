@@ -48,7 +48,9 @@ def recording_normalisation(waveform: np.ndarray, block: int = 1 << 22) -> tuple
     squares = 0.0
     for start in range(0, n, block):
         centred = waveform[start:start + block].astype(np.float64) - mean
-        squares += float(np.dot(centred, centred))
+        # np.square + sum (pairwise, one thread) rather than a BLAS dot: on a short recording
+        # waking BLAS threads costs more than the sum itself.
+        squares += float(np.sum(np.square(centred)))
     return mean, math.sqrt(squares / n + NORMALISATION_EPS)
 
 

@@ -115,9 +115,18 @@ class NpyStore:
             os.close(fd)
 
     def close(self) -> None:
-        """Drop this object's reference to the map (the file stays)."""
-        self._array = None
-        gc.collect()
+        """Unmap the file (the file stays). The map is closed at once; only when a view of it is
+        still alive somewhere is a full garbage collection run to find it (that costs about a
+        second in a process holding a model, so it is not done for every file)."""
+        array, self._array = self._array, None
+        mapping = getattr(array, "_mmap", None)
+        del array
+        if mapping is None or mapping.closed:
+            return
+        try:
+            mapping.close()
+        except BufferError:  # exported views remain
+            gc.collect()
 
     def read_frames(self, layer: Optional[int], start: int, stop: int) -> np.ndarray:
         """Frames ``start .. stop-1`` of ``layer`` (None for the 2-D layout) as a new

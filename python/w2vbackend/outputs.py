@@ -23,6 +23,7 @@ from .matwriter import write_mat
 from .metadata import build_document, mat_variables
 from .npystore import NpyStore
 from .outdir import check_free_space, output_error
+from .stages import StageTimes, stage
 from .transaction import OutputTransaction, write_text_file
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,15 +44,19 @@ class WrittenOutputs:
 
 def write_outputs(tx: OutputTransaction, store: NpyStore, result: Result, *, mat_version: str,
                   fingerprint: Mapping[str, Any], threads: Optional[int] = None,
-                  wall_time: Optional[float] = None) -> WrittenOutputs:
+                  wall_time: Optional[float] = None,
+                  timing: Optional[StageTimes] = None) -> WrittenOutputs:
     """Write the MAT-file and the .json next to the filled ``store`` (the .npy temporary of
-    ``tx``), then commit the set. Disk problems raise OutputError and leave nothing behind."""
+    ``tx``), then commit the set. Disk problems raise OutputError and leave nothing behind.
+    ``timing``: the file's stage times so far, recorded in the .json under ``timing``."""
     paths = tx.paths
     if tuple(store.shape or ()) != tuple(result.shape):
         raise RuntimeError(f"stored shape {store.shape} != {result.shape}")
-    store.finish()
-    check_free_space(paths.folder, store.nbytes)
-    version, reason = write_mat(tx.temp("mat"), store, mat_variables(result), mat_version)
+    with stage("write_npy"):
+        store.finish()
+    with stage("write_mat"):
+        check_free_space(paths.folder, store.nbytes)
+        version, reason = write_mat(tx.temp("mat"), store, mat_variables(result), mat_version)
     if version is None:
         tx.discard("mat")
         try:
@@ -70,13 +75,17 @@ def write_outputs(tx: OutputTransaction, store: NpyStore, result: Result, *, mat
                **{k: (str(v) if v is not None else None) for k, v in written.items()},
                "mat_version": version, "mat_failed_reason": reason, "bytes": sizes,
                **output_facts(store.path, tx.temp("mat") if version else None)}
-    doc = build_document(result, outputs=outputs, fingerprint=fingerprint, threads=threads,
-                         wall_time=wall_time)
-    try:
-        write_text_file(tx.temp("json"), json.dumps(doc, indent=2, allow_nan=False) + "\n")
-    except OSError as exc:
-        raise output_error(paths.json, "write", exc) from None
-    tx.commit()
+    with stage("json"):
+        doc = build_document(result, outputs=outputs, fingerprint=fingerprint, threads=threads,
+                             wall_time=wall_time, timing=None if timing is None else {
+                                 "stages_s": timing.seconds, "calls": timing.calls,
+                                 "note": "seconds per stage up to writing this document"})
+        try:
+            write_text_file(tx.temp("json"), json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        except OSError as exc:
+            raise output_error(paths.json, "write", exc) from None
+    with stage("commit"):
+        tx.commit()
     return WrittenOutputs(npy=paths.npy, json=paths.json, mat=written["mat"],
                           mat_failed=written["mat_failed"], mat_version=version,
                           mat_failed_reason=reason)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import time
 import traceback
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,15 +29,20 @@ from .names import OutputPaths, derive_basenames
 from .npystore import NpyStore
 from .outdir import output_error, prepare_output_dir, probe_basename
 from .outputs import write_outputs
+from .prefetch import Prefetcher
 from .progress import Reporter
 from .request import Request, settings_of
 from .retime_step import settings_of as retime_settings_of
 from .retime_step import up_to_date_entry, write_run_cnd, write_step
+from .stages import StageTimes, recording, stage
 from .transaction import OutputTransaction, remove_stale_temps
 
 STATUS_WRITTEN = "written"
 STATUS_UP_TO_DATE = "up_to_date"
 STATUS_FAILED = "failed"
+# Decode and resample the next input in a background thread while the model computes the
+# current one (w2vbackend.prefetch); False runs every step in turn.
+PREFETCH = True
 
 
 @dataclass
@@ -75,6 +79,8 @@ class _Job:
     estimated_seconds: float = 0.0
     native_ok: bool = False     # B.* up to date: only the resampled set is missing
     retimed: Optional[dict[str, Any]] = None  # the resampled set's entry, once on disk
+    inputs: dict[str, Any] = field(default_factory=dict)
+    times: StageTimes = field(default_factory=StageTimes)
 
 
 def _estimate_seconds(path: str) -> float:
@@ -127,10 +133,14 @@ def run(request: Request, reporter: Optional[Reporter] = None,
             if not job.native_ok:
                 job.estimated_seconds = _estimate_seconds(job.outcome.audio)
         reporter.start_overall(sum(j.estimated_seconds for j in pending), len(pending))
+        # The next file that needs the model is decoded while the model runs.
+        prefetch = Prefetcher(pending, lambda job: _read_audio(job, loaded), enabled=PREFETCH)
         try:
             for job in pending:
-                _process_job(job, request, loaded, reporter)
+                _process_job(job, request, loaded, reporter, prefetch)
+                prefetch.skip(job)  # not taken (up to date, or failed before reading)
         finally:
+            prefetch.close()
             reporter.close()
     if request.cnd is not None:
         _write_cnd(request, jobs, reporter)
@@ -188,8 +198,11 @@ def _check_job(job: _Job, request: Request, reporter: Reporter) -> bool:
     from .audio import file_sha256
 
     try:
-        job.audio_sha256 = file_sha256(job.outcome.audio)
-        job.digest = fingerprint_digest(fingerprint_inputs(request, job.audio_sha256))
+        with recording(job.times):
+            with stage("hash"):
+                job.audio_sha256 = file_sha256(job.outcome.audio)
+            with stage("fingerprint"):
+                job.digest = fingerprint_digest(fingerprint_inputs(request, job.audio_sha256))
         if not request.overwrite and is_up_to_date(job.paths, job.digest):
             if not _retime_pending(job, request):
                 _mark_up_to_date(job, reporter)
@@ -258,8 +271,9 @@ def _load(request: Request, pending: Sequence[_Job], reporter: Reporter):
         hf_logging.disable_progress_bar()
     try:
         set_threads(request.threads)
-        loaded = load_model(request.model, revision=request.revision, device=request.device,
-                            dtype=request.dtype)
+        with stage("load_model"):
+            loaded = load_model(request.model, revision=request.revision,
+                                device=request.device, dtype=request.dtype)
     except UsageError:
         raise
     except Exception as exc:
@@ -275,14 +289,32 @@ def _load(request: Request, pending: Sequence[_Job], reporter: Reporter):
     return loaded
 
 
-def _process_job(job: _Job, request: Request, loaded, reporter: Reporter) -> None:
+def _read_audio(job: _Job, loaded):
+    """The job's waveform at the model's rate (run ahead by the prefetcher), hashed again from
+    the bytes decoded (``job.audio_sha256`` follows a file replaced meanwhile). None for a job
+    whose outputs only need resampling. Its caveats are in ``Audio.warnings`` and reported by
+    the caller, once, in the main thread."""
+    from .audio import load_audio_as_hashed
+
+    if job.native_ok or loaded is None:
+        return None
+    with recording(job.times):
+        audio, job.audio_sha256 = load_audio_as_hashed(
+            job.outcome.audio, loaded.geometry.sample_rate, job.audio_sha256, warn=False)
+    return audio
+
+
+def _process_job(job: _Job, request: Request, loaded, reporter: Reporter,
+                 prefetch: Prefetcher) -> None:
     try:
         with OutputLock(job.paths.lock):
             # The fingerprint as it is now: with the model loaded, its cache entry and layer
             # count are known. Another run may have finished these outputs meanwhile.
             if loaded is not None:
-                job.digest = fingerprint_digest(fingerprint_inputs(
-                    request, job.audio_sha256, loaded.num_hidden_layers))
+                with recording(job.times), stage("fingerprint"):
+                    job.inputs = fingerprint_inputs(request, job.audio_sha256,
+                                                    loaded.num_hidden_layers)
+                    job.digest = fingerprint_digest(job.inputs)
             native_ok = not request.overwrite and is_up_to_date(job.paths, job.digest)
             if native_ok and not _retime_pending(job, request):
                 _mark_up_to_date(job, reporter)
@@ -293,7 +325,8 @@ def _process_job(job: _Job, request: Request, loaded, reporter: Reporter) -> Non
                 if loaded is None:
                     raise W2VError(f"{job.paths.json} changed while this run waited for it; "
                                    "run again")
-                _compute_and_write(job, request, loaded, reporter)
+                with recording(job.times):
+                    _compute_and_write(job, request, loaded, reporter, prefetch)
             else:
                 _mark_up_to_date(job, reporter)
             _resample(job, request, reporter)
@@ -318,18 +351,17 @@ def _resample(job: _Job, request: Request, reporter: Reporter) -> None:
                   f"{entry['n_samples']} samples)")
 
 
-def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) -> None:
-    from .audio import AudioWarning, load_audio_as_hashed
+def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter,
+                       prefetch: Prefetcher) -> None:
     from .engine import run_engine
 
     started = time.perf_counter()
     outcome, paths = job.outcome, job.paths
     with OutputTransaction(paths) as tx:
-        with warnings.catch_warnings():
-            # The same caveats are in Audio.warnings; they are reported once, below.
-            warnings.simplefilter("ignore", AudioWarning)
-            audio, job.audio_sha256 = load_audio_as_hashed(
-                job.outcome.audio, loaded.geometry.sample_rate, job.audio_sha256)
+        audio = prefetch.take(job)
+        if job.inputs.get("audio_sha256") != job.audio_sha256:  # replaced since it was hashed
+            job.inputs = fingerprint_inputs(request, job.audio_sha256, loaded.num_hidden_layers)
+            job.digest = fingerprint_digest(job.inputs)
         for message in audio.warnings:
             reporter.warning(message)
         if not job.estimated_seconds:
@@ -363,12 +395,10 @@ def _compute_and_write(job: _Job, request: Request, loaded, reporter: Reporter) 
         if result.fidelity is not None:
             _report_fidelity(outcome.audio, result.fidelity, reporter)
         del audio  # the whole waveform is not needed while the files are written
-        inputs = fingerprint_inputs(request, job.audio_sha256, loaded.num_hidden_layers)
         written = write_outputs(tx, store, result, mat_version=request.mat_version,
-                                fingerprint={"sha256": fingerprint_digest(inputs),
-                                             "inputs": inputs},
+                                fingerprint={"sha256": job.digest, "inputs": job.inputs},
                                 threads=request.threads,
-                                wall_time=time.perf_counter() - started)
+                                wall_time=time.perf_counter() - started, timing=job.times)
     outcome.status = STATUS_WRITTEN
     outcome.mat_version = written.mat_version
     outcome.outputs = {"npy": str(written.npy), "json": str(written.json),
