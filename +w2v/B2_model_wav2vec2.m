@@ -35,7 +35,8 @@ function result = B2_model_wav2vec2(varargin)
     %     DType           'float32' | 'float16' | 'bfloat16' ['float32']
     %     Overwrite       recompute up-to-date outputs [false]
     %     The other options of w2v.extract (MatVersion, Revision, Threads,
-    %     Quiet, OnError, LoadResults; TargetRate, TR, GridStart, Method, Edge,
+    %     Quiet, OnError, LoadResults; Segments, Causal, CausalContext,
+    %     CausalStep, Verify; TargetRate, TR, GridStart, Method, Edge,
     %     CND for features on the neural clock; and for SLURM submission
     %     Cluster, Tasks, Partition, GpusPerNode, CpusPerTask, MemGB, TimeMin,
     %     ArrayParallelism, Sbatch, LogDir) are accepted too; defaults as there.
